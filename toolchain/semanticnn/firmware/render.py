@@ -1,0 +1,130 @@
+"""Render a firmware project: ``render_*(...) -> {relative path: text}``, then ``write_tree``.
+
+Rendering is pure (nanopb style): it reads templates and returns text; only
+``write_tree`` touches the disk, and it replaces the destination atomically.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from semanticnn import __version__
+
+__all__ = ["TEMPLATES_DIR", "model_context", "render_model", "render_template", "write_tree"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "firmware_templates"
+VALUES_PER_LINE = 16
+
+
+def _environment():
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(name: str, context: dict) -> str:
+    """Render ``firmware_templates/<name>`` with ``context``."""
+    return _environment().get_template(name).render(tool_version=__version__, **context)
+
+
+def c_array_lines(values, per_line=VALUES_PER_LINE):
+    """Comma-terminated lines of integers, ``per_line`` a line."""
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    return [", ".join(str(v) for v in flat[i : i + per_line]) + "," for i in range(0, len(flat), per_line)]
+
+
+def _tensor_expr(plan, index):
+    if index == plan.input_tensor.index:
+        return "snn_input"
+    return f"arena + {plan.offsets[index]}"
+
+
+def _summary(layer):
+    p = layer.params
+    if layer.kind == "conv2d":
+        return (f"{p['in_h']}x{p['in_w']}x{p['in_c']} -> {p['out_h']}x{p['out_w']}x{p['out_c']}, "
+                f"kernel {p['k_h']}x{p['k_w']}, stride {p['stride_h']}")
+    if layer.kind == "max_pool":
+        return f"{p['in_h']}x{p['in_w']}x{p['channels']} -> {p['out_h']}x{p['out_w']}, window {p['f_h']}x{p['f_w']}"
+    return f"{p['size']} elements"
+
+
+def model_context(plan, source: str) -> dict:
+    """Everything model.c.j2 and model.h.j2 print, decided here."""
+    layers = []
+    for layer in plan.layers:
+        cname = f"layer{layer.index}"
+        arrays = [
+            dict(cname=f"{cname}_{name}", ctype=ctype, length=len(np.asarray(values).reshape(-1)),
+                 lines=c_array_lines(values))
+            for name, (ctype, values) in layer.arrays.items()
+        ]
+        fields = [(k, int(v)) for k, v in layer.params.items()] + [(name, f"{cname}_{name}") for name in layer.arrays]
+        tensors = [*layer.inputs, layer.output]
+        asserts = [
+            f"{plan.offsets[t]} + {plan.graph_tensors[t].nbytes} <= SNN_ACTIVATION_BYTES"
+            for t in tensors if t in plan.offsets
+        ]
+        layers.append(dict(
+            index=layer.index, op=layer.op, kind=layer.kind, cname=cname, summary=_summary(layer),
+            arrays=arrays, fields=fields, static_asserts=asserts,
+            args=[_tensor_expr(plan, t) for t in tensors],
+        ))
+    return dict(
+        source=source,
+        layers=layers,
+        input_shape=list(plan.input_tensor.shape),
+        output_shape=list(plan.output_tensor.shape),
+        input_bytes=plan.input_tensor.nbytes,
+        output_bytes=plan.output_tensor.nbytes,
+        arena_bytes=plan.arena_bytes,
+        const_bytes=plan.const_bytes,
+        output_expr=_tensor_expr(plan, plan.output_tensor.index),
+    )
+
+
+def render_model(plan, source: str) -> dict:
+    """``model/model.c`` and ``model/model.h`` for ``plan``."""
+    context = model_context(plan, source)
+    return {
+        "model/model.h": render_template("model.h.j2", context),
+        "model/model.c": render_template("model.c.j2", context),
+    }
+
+
+def write_tree(files: dict, dest: Path) -> None:
+    """Write ``files`` ({relative path: str or bytes}) as the directory ``dest``, atomically.
+
+    Everything is written into a sibling temporary directory first; only when all of
+    it is there does it replace ``dest``. A failure leaves ``dest`` as it was.
+    """
+    dest = Path(dest).resolve()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for rel, content in sorted(files.items()):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        old = None
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
