@@ -1,0 +1,37 @@
+# SemanticNN toolchain. Fresh machine: `make demo` or `make test`; both run `make setup` first.
+PY := .venv/bin/python
+SNN := .venv/bin/snn
+DEMO_DIR := build/demo-qemu-m7
+SAMPLES ?= 20
+JOBS ?= 2
+
+.PHONY: setup test demo bench flash stm32_project lint clean
+
+setup:
+	@scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q
+
+# Export the shipped model for the emulated Cortex-M7, build it, boot it in QEMU and bench it.
+demo: setup
+	$(SNN) export models/encoder.pt --target qemu-m7 -o $(DEMO_DIR)
+	$(SNN) bench --qemu $(DEMO_DIR) --samples $(SAMPLES) --json $(DEMO_DIR)/bench.json --markdown $(DEMO_DIR)/bench.md
+
+bench: setup
+	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
+	$(SNN) bench --qemu build/bench-qemu-m7 --samples 100 --json docs/results/bench-qemu-m7.json --markdown docs/results/bench-qemu-m7.md
+
+# Re-render the committed STM32F746G-DISCO project from models/encoder.pt.
+stm32_project: setup
+	$(SNN) export models/encoder.pt --target stm32f7 -o stm32_project
+
+# Build and flash the committed project to a connected STM32F746G-DISCO.
+flash:
+	$(MAKE) -C stm32_project flash
+
+lint: setup
+	.venv/bin/ruff check toolchain tests
+
+clean:
+	rm -rf build

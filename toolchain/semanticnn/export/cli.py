@@ -1,0 +1,34 @@
+"""``snn-export ENCODER.pt --target T -o DIR``."""
+
+from pathlib import Path
+
+import click
+
+from semanticnn.export.pipeline import DEFAULT_MTU, export_encoder
+from semanticnn.firmware.targets import TARGETS
+
+__all__ = ["export_cmd"]
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--target", default="stm32f7", show_default=True,
+              help=f"One of: {', '.join(sorted(TARGETS))}.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Project directory to write (default: export-<target>).")
+@click.option("--mtu", type=int, default=DEFAULT_MTU, show_default=True,
+              help="Largest packet in bytes, header included (51: LoRa EU868 SF12).")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="cifar10-jpeg.zip for calibration (default: $SNN_CIFAR10_ZIP or ../shared/datasets).")
+def export_cmd(checkpoint, target, out_dir, mtu, data):
+    """Export an encoder checkpoint to an int8 model and a firmware project."""
+    out_dir = out_dir or Path(f"export-{target}")
+    manifest = export_encoder(checkpoint, target, out_dir, mtu=mtu, data=data)
+    c = manifest["checks"]
+    click.echo(
+        f"wrote {out_dir}/ for {manifest['target']}: {len(manifest['layers'])} int8 layers, "
+        f"{manifest['payload_bytes']} B payload ({manifest['compression_vs_float32']}x vs float32), "
+        f"arena {manifest['activation_bytes']} B (TFLM {manifest['tflm_arena_bytes']} B); "
+        f"bit-exact C vs TFLM {c['generated_c_vs_tflm']['bit_exact']}/{c['generated_c_vs_tflm']['samples']}, "
+        f"symbol agreement with float {c['int8_vs_float']['symbol_agreement']:.3f}"
+    )

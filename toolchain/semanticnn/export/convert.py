@@ -1,0 +1,60 @@
+"""PyTorch float module -> int8 TFLite flatbuffer, with litert-torch's PT2E quantization.
+
+Weights are int8 per channel (symmetric), activations int8 per tensor; the model's
+input and output tensors are int8 NHWC. Calibration uses the images it is given,
+so the same images give the same model.
+"""
+
+import contextlib
+import io
+import logging
+import os
+
+import numpy as np
+import torch
+
+from semanticnn.errors import ExportError
+
+__all__ = ["to_int8_tflite", "images_to_float"]
+
+
+def images_to_float(images_uint8: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC images -> float NHWC ``pixel / 255`` (the device network's input)."""
+    return torch.from_numpy(np.asarray(images_uint8, np.float32) / 255.0)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The converter prints progress lines and absl logs; keep the terminal for ours."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("litert_torch").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def to_int8_tflite(module: torch.nn.Module, calibration: torch.Tensor) -> bytes:
+    """Quantize ``module`` (float, NCHW in and out) with ``calibration`` (float NHWC batch) and convert it."""
+    import litert_torch
+    from litert_torch.quantize import pt2e_quantizer, quant_config
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    torch.manual_seed(0)
+    wrapped = litert_torch.to_channel_last_io(module.eval(), args=[0], outputs=[0]).eval()
+    example = calibration[:1]
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
+    )
+    try:
+        with _quiet(), torch.no_grad():
+            exported = torch.export.export(wrapped, (example,)).module()
+            prepared = prepare_pt2e(exported, quantizer)
+            for image in calibration:
+                prepared(image[None])
+            converted = convert_pt2e(prepared, fold_quantize=False)
+            edge = litert_torch.convert(
+                converted, (example,), quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer)
+            )
+            return bytes(edge.model_content())
+    except Exception as exc:  # the converter's own errors are long; keep the first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ExportError(f"int8 conversion failed: {first}") from exc

@@ -1,0 +1,132 @@
+"""``snn-export``: checkpoint -> int8 TFLite -> checked kernel plan -> firmware project.
+
+Nothing is written until every check has passed; the project directory then
+appears whole (``write_tree``).
+"""
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semanticnn.errors import ConfigError
+from semanticnn.export import checks
+from semanticnn.export.convert import images_to_float, to_int8_tflite
+from semanticnn.export.kernel_plan import plan_graph
+from semanticnn.export.model_data import render_model_data
+from semanticnn.export.tflite_graph import read_graph
+from semanticnn.firmware.render import render_model, write_tree
+from semanticnn.firmware.sq import sq_params, symbols_from_output
+from semanticnn.firmware.targets import get_target
+
+__all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input", "float_symbols"]
+
+DEFAULT_MTU = 51  # LoRa EU868 at SF12: the largest payload of one frame
+PACKET_HEADER_BYTES = 7
+MODEL_FILE = "encoder_int8.tflite"
+CALIBRATION_IMAGES = 128
+CHECK_IMAGES = 32
+RUNTIME_FLASH_BYTES = 16 * 1024  # startup, kernels, protocol, SQ stage: measured about 8 KB at -Os
+STACK_BYTES = 8 * 1024
+
+
+def quantize_input(images_uint8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """uint8 NHWC images -> the model's int8 input: ``clip(round(pixel / 255 / scale) + zp, -128, 127)``."""
+    x = np.asarray(images_uint8, np.float32) / np.float32(255.0)
+    return np.clip(np.round(x / np.float32(scale)) + zero_point, -128, 127).astype(np.int8)
+
+
+def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The float SQ stage per sample: PReLU, power norm over the sample, nearest centre."""
+    y = np.where(gdn_nhwc >= 0, gdn_nhwc, gdn_nhwc * prelu_slopes)
+    axes = tuple(range(1, y.ndim))
+    y = y / np.sqrt(np.mean(y**2, axis=axes, keepdims=True) + 1e-12)
+    return np.argmin(np.abs(y[..., None] - centres), axis=-1)
+
+
+def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None) -> dict:
+    """Export ``checkpoint`` for ``target_name`` into ``out_dir``; returns the manifest."""
+    from semanticnn.firmware.project import render_project as default_render_project
+    from semanticnn.model.checkpoint import load_encoder
+    from semanticnn.train.data import read_cifar10_jpeg
+
+    target = get_target(target_name)
+    if not PACKET_HEADER_BYTES < mtu <= 0xFFFF:
+        raise ConfigError(f"mtu {mtu} out of range: packets need {PACKET_HEADER_BYTES + 1} to 65535 bytes")
+    checkpoint = Path(checkpoint)
+    encoder = load_encoder(checkpoint)
+    images, _ = read_cifar10_jpeg(data, split="train", limit=CALIBRATION_IMAGES + CHECK_IMAGES, seed=0)
+    module = encoder.export_module().eval()
+    model_bytes = to_int8_tflite(module, images_to_float(images[:CALIBRATION_IMAGES]))
+    plan = plan_graph(read_graph(model_bytes))
+    model_files = render_model(plan, source=checkpoint.name)
+    tin, tout = plan.input_tensor, plan.output_tensor
+    in_scale, in_zp = float(tin.scale[0]), int(tin.zero_point[0])
+    out_scale, out_zp = float(tout.scale[0]), int(tout.zero_point[0])
+
+    check_images = images[CALIBRATION_IMAGES:]
+    q_in = quantize_input(check_images, in_scale, in_zp)
+    ref = checks.tflm_outputs(model_bytes, q_in)
+    slopes, centres = np.asarray(encoder.prelu_slopes(), np.float64), np.asarray(encoder.centres(), np.float64)
+    a_q7, b_q12 = sq_params(centres, slopes)
+    with torch.no_grad():
+        float_out = module(images_to_float(check_images).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    report = {
+        "litert_ref_vs_tflm": checks.check_interpreters(model_bytes, q_in, ref),
+        "generated_c_vs_tflm": checks.check_generated_c(model_files, q_in, ref),
+        "int8_vs_float": checks.check_float_closeness(
+            (ref.astype(np.float32) - out_zp) * out_scale,
+            float_out.reshape(ref.shape),
+            np.stack([symbols_from_output(r, out_zp, a_q7, b_q12) for r in ref]),
+            float_symbols(float_out, slopes.astype(np.float32), centres.astype(np.float32)).reshape(len(ref), -1),
+        ),
+    }
+    config = encoder.config
+    n_symbols = tout.size
+    bits = int(config["levels"]).bit_length() - 1
+    payload_bytes = (n_symbols * bits + 7) // 8
+    packet_payload = mtu - PACKET_HEADER_BYTES
+    activation_bytes = plan.arena_bytes
+    report["fits_target"] = checks.check_fits(
+        target,
+        flash_bytes=plan.const_bytes + RUNTIME_FLASH_BYTES,
+        ram_bytes=activation_bytes + tin.nbytes + STACK_BYTES + payload_bytes + mtu * 2,
+    )
+    manifest = {
+        "target": target.name,
+        "source": checkpoint.name,
+        "model_file": MODEL_FILE,
+        "model_crc32": zlib.crc32(model_bytes),
+        "input": {"shape": list(tin.shape), "layout": "NHWC", "scale": in_scale, "zero_point": in_zp},
+        "output": {"shape": list(tout.shape), "layout": "NHWC", "scale": out_scale, "zero_point": out_zp},
+        "sq": {
+            "levels": int(config["levels"]),
+            "bits_per_symbol": bits,
+            "mapping": config["mapping"],
+            "centres": [float(c) for c in centres],
+            "prelu_slopes": [float(a) for a in slopes],
+            "prelu_slopes_q7": [int(a) for a in a_q7],
+            "boundaries_q12": [int(b) for b in b_q12],
+        },
+        "n_symbols": n_symbols,
+        "payload_bytes": payload_bytes,
+        "mtu": mtu,
+        "max_packets": -(-payload_bytes // packet_payload),
+        "float32_split_bytes": int(config["stem_channels"]) * int(np.prod(config["input_shape"][1:])) * 4,
+        "compression_vs_float32": None,
+        "tflm_arena_bytes": checks.tflm_arena_bytes(model_bytes),
+        "activation_bytes": activation_bytes,
+        "const_bytes": plan.const_bytes,
+        "layers": [f"{layer.op}" for layer in plan.layers],
+        "checks": report,
+    }
+    manifest["compression_vs_float32"] = round(manifest["float32_split_bytes"] / payload_bytes, 2)
+    files = dict(model_files)
+    files.update({f"model/{k}": v for k, v in render_model_data(model_bytes, checkpoint.name).items()})
+    files[MODEL_FILE] = model_bytes
+    files.update((render_project or default_render_project)(target, manifest))
+    files["export.json"] = json.dumps(manifest, indent=2) + "\n"
+    write_tree(files, Path(out_dir))
+    return manifest
