@@ -11,25 +11,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
 from semanticnn.errors import ConfigError
 from semanticnn.export import checks
 from semanticnn.export.convert import images_to_float, to_int8_tflite
 from semanticnn.export.kernel_plan import plan_graph
 from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
+from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
 from semanticnn.firmware.sq import sq_params, symbols_from_output
 from semanticnn.firmware.targets import get_target
 
 __all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input", "float_symbols"]
 
-DEFAULT_MTU = 51  # LoRa EU868 at SF12: the largest payload of one frame
-PACKET_HEADER_BYTES = 7
 MODEL_FILE = "encoder_int8.tflite"
 CALIBRATION_IMAGES = 128
 CHECK_IMAGES = 32
 RUNTIME_FLASH_BYTES = 16 * 1024  # startup, kernels, protocol, SQ stage: measured about 8 KB at -Os
-STACK_BYTES = 8 * 1024
 
 
 def quantize_input(images_uint8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -53,8 +52,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     from semanticnn.train.data import read_cifar10_jpeg
 
     target = get_target(target_name)
-    if not PACKET_HEADER_BYTES < mtu <= 0xFFFF:
-        raise ConfigError(f"mtu {mtu} out of range: packets need {PACKET_HEADER_BYTES + 1} to 65535 bytes")
+    if not HEADER_BYTES < mtu <= 0xFFFF:
+        raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")
     checkpoint = Path(checkpoint)
     encoder = load_encoder(checkpoint)
     images, _ = read_cifar10_jpeg(data, split="train", limit=CALIBRATION_IMAGES + CHECK_IMAGES, seed=0)
@@ -87,7 +86,6 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     n_symbols = tout.size
     bits = int(config["levels"]).bit_length() - 1
     payload_bytes = (n_symbols * bits + 7) // 8
-    packet_payload = mtu - PACKET_HEADER_BYTES
     activation_bytes = plan.arena_bytes
     report["fits_target"] = checks.check_fits(
         target,
@@ -113,7 +111,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         "n_symbols": n_symbols,
         "payload_bytes": payload_bytes,
         "mtu": mtu,
-        "max_packets": -(-payload_bytes // packet_payload),
+        "max_packets": packet_count(payload_bytes, mtu),
         "float32_split_bytes": int(config["stem_channels"]) * int(np.prod(config["input_shape"][1:])) * 4,
         "compression_vs_float32": None,
         "tflm_arena_bytes": checks.tflm_arena_bytes(model_bytes),
@@ -124,7 +122,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     }
     manifest["compression_vs_float32"] = round(manifest["float32_split_bytes"] / payload_bytes, 2)
     files = dict(model_files)
-    files.update({f"model/{k}": v for k, v in render_model_data(model_bytes, checkpoint.name).items()})
+    files.update({f"tflm/{k}": v for k, v in render_model_data(model_bytes, checkpoint.name).items()})
     files[MODEL_FILE] = model_bytes
     files.update((render_project or default_render_project)(target, manifest))
     files["export.json"] = json.dumps(manifest, indent=2) + "\n"

@@ -50,7 +50,8 @@ def read_cifar10_jpeg(zip_path=None, split="test", limit=None, seed=0):
         raise ConfigError(f"{path} is not a zip file: expected cifar10-jpeg.zip") from None
     with archive:
         names = sorted(n for n in archive.namelist() if n.startswith(f"{split}/") and n.endswith(".jpg"))
-        labelled = [(n, CIFAR10_CLASSES.index(n.split("/")[1])) for n in names if n.split("/")[1] in CIFAR10_CLASSES]
+        labelled = [(n, CIFAR10_CLASSES.index(n.split("/")[1]))
+                    for n in names if n.split("/")[1] in CIFAR10_CLASSES]
         if not labelled:
             raise ConfigError(f"{path} holds no {split}/<class>/*.jpg images: expected cifar10-jpeg.zip")
         if limit is not None and limit < len(labelled):

@@ -1,0 +1,160 @@
+"""Rendering and cross-building the firmware project for both boards with the stub model."""
+
+import re
+import shutil
+import subprocess
+
+import jinja2
+import pytest
+
+from firmware_helpers import (
+    TARGET_NAMES,
+    build,
+    config_context,
+    environment,
+    make_context,
+    render_project,
+)
+from semanticnn.errors import ConfigError
+from semanticnn.firmware.elfsize import flash_bytes, ram_static_bytes, section_sizes
+
+needs_arm_gcc = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = {}
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    for target in TARGET_NAMES:
+        project = render_project(tmp_path_factory.mktemp("fw") / target, target)
+        result = build(project)
+        out[target] = (project, result)
+    return out
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_cross_build_with_werror(built, target):
+    project, result = built[target]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-Werror" in result.stdout and "-mfpu=fpv5-sp-d16" in result.stdout
+    assert re.search(r"text\s+data\s+bss", result.stdout)
+    assert (project / "build" / "firmware.bin").stat().st_size > 0
+
+
+@pytest.mark.parametrize("target, vectors_at", [("qemu-m7", 0x0), ("stm32f7", 0x08000000)])
+def test_vector_table_at_start_of_flash(built, target, vectors_at):
+    project, _ = built[target]
+    out = subprocess.run(
+        ["arm-none-eabi-nm", str(project / "build" / "firmware.elf")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    symbols = {
+        line.split()[2]: int(line.split()[0], 16) for line in out.splitlines() if len(line.split()) == 3
+    }
+    assert symbols["vector_table"] == vectors_at
+    assert symbols["__stack_top__"] - symbols["__stack_bottom__"] == 8192
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_elfsize_matches_arm_size(built, target):
+    project, _ = built[target]
+    elf = project / "build" / "firmware.elf"
+    out = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True).stdout
+    text, data, bss = (int(x) for x in out.splitlines()[1].split()[:3])
+    assert flash_bytes(elf) == text + data
+    assert ram_static_bytes(elf) == data + bss
+    assert section_sizes(elf)[".stack"] == (8192, False, True)
+
+
+def test_elfsize_missing_file(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        flash_bytes(tmp_path / "nope.elf")
+    assert str(e.value) == f"no ELF file at {tmp_path / 'nope.elf'}: build the firmware first"
+
+
+def test_config_header_pins(tmp_path):
+    text = environment().get_template("snn_config.h.j2").render(config_context("qemu-m7"))
+    assert "#define SNN_GEN_VERSION 1\n" in text
+    assert '#define SNN_TARGET_NAME        "qemu-m7"' in text
+    assert re.search(r"#define SNN_MODEL_CRC\s+0x[0-9A-F]{8}u\n", text)
+    assert text.count("_Static_assert(") == 9
+    assert "{{" not in text and "{%" not in text and "{#" not in text
+
+
+def test_templates_refuse_missing_context():
+    ctx = config_context("qemu-m7")
+    del ctx["bounds_q12"]
+    with pytest.raises(jinja2.UndefinedError):
+        environment().get_template("snn_config.h.j2").render(ctx)
+    ctx = make_context("qemu-m7")
+    del ctx["stack_bytes"]
+    with pytest.raises(jinja2.UndefinedError):
+        environment().get_template("Makefile.j2").render(ctx)
+
+
+def test_makefile_recipes_use_tabs():
+    text = environment().get_template("Makefile.j2").render(make_context("stm32f7"))
+    for line in text.splitlines():
+        assert not re.match(r" +(\$\(CC\)|\$\(OBJCOPY\)|\$\(SIZE\)|st-flash|openocd|pyocd|rm )", line), line
+
+
+@needs_arm_gcc
+def test_stale_config_fails_to_compile(tmp_path):
+    project = render_project(tmp_path / "p", "qemu-m7")
+    cfg = project / "model" / "snn_config.h"
+    cfg.write_text(cfg.read_text().replace("#define SNN_GEN_VERSION 1", "#define SNN_GEN_VERSION 2"))
+    result = build(project)
+    assert result.returncode != 0
+    assert "Regenerate this file" in result.stderr
+
+
+@needs_arm_gcc
+def test_inconsistent_config_fails_static_assert(tmp_path):
+    ctx = config_context("qemu-m7")
+    ctx["payload_bytes"] += 1
+    project = render_project(tmp_path / "p", "qemu-m7", config=ctx)
+    result = build(project)
+    assert result.returncode != 0
+    assert "payload_bytes = ceil(n_symbols * k / 8)" in result.stderr
+
+
+@needs_arm_gcc
+def test_board_and_config_must_agree_on_clock(tmp_path):
+    ctx = config_context("stm32f7")
+    ctx["core_clock_hz"] = 216_000_000
+    result = build(render_project(tmp_path / "p", "stm32f7", config=ctx))
+    assert result.returncode != 0
+    assert "snn_config.h and board disagree on the core clock" in result.stderr
+
+
+def test_missing_compiler_is_one_line(tmp_path):
+    project = render_project(tmp_path / "p", "stm32f7")
+    result = build(project, "CROSS=/nonexistent/arm-none-eabi-")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "install the gcc-arm-none-eabi package" in lines[0]
+
+
+@needs_arm_gcc
+@pytest.mark.skipif(
+    any(shutil.which(t) for t in ("st-flash", "openocd", "pyocd")), reason="a flasher is installed"
+)
+def test_flash_without_flasher_is_one_line(tmp_path):
+    result = build(render_project(tmp_path / "p", "stm32f7"), "flash")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "no flasher found: install st-flash (stlink-tools), openocd or pyocd" in lines[0]
+
+
+@needs_arm_gcc
+def test_flash_on_qemu_target_is_refused(tmp_path):
+    result = build(render_project(tmp_path / "p", "qemu-m7"), "flash")
+    assert result.returncode != 0
+    assert "target qemu-m7 has no flasher: use make run-qemu" in result.stderr

@@ -1,0 +1,380 @@
+"""``snn-bench``: run real test images through a board and check every packet.
+
+:func:`run_bench` is the whole command; its parts are separate so tests can drive
+them with the fake device: :func:`load_manifest`, :func:`ensure_built`,
+:func:`check_info`, :func:`bench_samples`, :func:`summarize`, :func:`write_json`.
+"""
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from semanticnn.bench.commands import Board
+from semanticnn.bench.reference import HostReference
+from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
+from semanticnn.bench.transport import open_transport
+from semanticnn.errors import BoardError, ConfigError, SnnError, ToolMissingError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "ELF_PATH",
+    "SampleResult",
+    "load_manifest",
+    "ensure_built",
+    "elf_memory",
+    "check_info",
+    "bench_samples",
+    "latency_stats",
+    "summarize",
+    "write_json",
+    "render_markdown",
+    "print_report",
+    "select_board",
+    "run_bench",
+]
+
+MANIFEST_NAME = "export.json"
+ELF_PATH = Path("build") / "firmware.elf"
+_MANIFEST_KEYS = (
+    "target", "model_file", "model_crc32", "input", "output", "sq", "n_symbols", "payload_bytes", "mtu",
+    "float32_split_bytes", "tflm_arena_bytes", "activation_bytes",
+)
+_MAX_LISTED_MISMATCHES = 10
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One sample on the board, compared with the host reference."""
+
+    index: int
+    latency: int
+    stack_peak: int
+    n_packets: int
+    payload_bytes: int
+    packets_match: bool
+    output_match: bool
+    mismatch: str | None
+
+    @property
+    def bit_exact(self):
+        """Packets and output tensor both equal the host's."""
+        return self.packets_match and self.output_match
+
+
+def load_manifest(project_dir):
+    """``DIR/export.json`` as a dict, with the keys snn-bench needs checked."""
+    path = Path(project_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: export a project first (`snn-export ... -o {project_dir}`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}): export the project again") from None
+    missing = [key for key in _MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise ConfigError(f"{path} lacks {', '.join(missing)}: export the project again with this toolchain")
+    return manifest
+
+
+def read_model(project_dir, manifest):
+    """Read the project's int8 TFLite model, its CRC checked against the manifest."""
+    path = Path(project_dir) / manifest["model_file"]
+    if not path.is_file():
+        raise ConfigError(f"{path} not found (model_file in export.json): export the project again")
+    data = path.read_bytes()
+    crc = zlib.crc32(data) & 0xFFFFFFFF
+    if crc != manifest["model_crc32"]:
+        raise ConfigError(
+            f"{path} has CRC 0x{crc:08x}, export.json says 0x{manifest['model_crc32']:08x}: "
+            "export the project again"
+        )
+    return data
+
+
+def ensure_built(project_dir):
+    """``DIR/build/firmware.elf``, running ``make -C DIR`` if it is missing or older than a source."""
+    project_dir = Path(project_dir)
+    elf = project_dir / ELF_PATH
+    if elf.is_file() and elf.stat().st_mtime >= _newest_source(project_dir):
+        return elf
+    if shutil.which("make") is None:
+        raise ToolMissingError("make not found: install the Debian package `make`")
+    try:
+        done = subprocess.run(
+            ["make", "-C", str(project_dir)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise SnnError(
+            f"`make -C {project_dir}` took over {BUILD_TIMEOUT_S:g} s: build it by hand to see why"
+        ) from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        last = lines[-1] if lines else f"exit code {done.returncode}"
+        raise SnnError(f"`make -C {project_dir}` failed: {last}")
+    if not elf.is_file():
+        raise SnnError(f"`make -C {project_dir}` did not produce {elf}: check the project's Makefile")
+    return elf
+
+
+def _newest_source(project_dir):
+    newest = 0.0
+    for root, dirs, files in os.walk(project_dir):
+        dirs[:] = [d for d in dirs if d != "build" and not d.startswith(".")]
+        for name in files:
+            newest = max(newest, (Path(root) / name).stat().st_mtime)
+    return newest
+
+
+def elf_memory(elf):
+    """``(flash_bytes, ram_static_bytes)`` of a firmware ELF, from ``semanticnn.firmware.elfsize``."""
+    from semanticnn.firmware.elfsize import flash_bytes, ram_static_bytes
+
+    return flash_bytes(elf), ram_static_bytes(elf)
+
+
+def check_info(info, manifest, project_dir):
+    """Stop unless the board runs the project's firmware and model."""
+    if info.model_crc != manifest["model_crc32"]:
+        raise BoardError(
+            f"board runs a different model (CRC 0x{info.model_crc:08x}, {project_dir}/export.json has "
+            f"0x{manifest['model_crc32']:08x}): flash this project's build (`make -C {project_dir} flash`)"
+        )
+    expected = {
+        "target": manifest["target"],
+        "input_bytes": int(np.prod(manifest["input"]["shape"])),
+        "output_bytes": int(np.prod(manifest["output"]["shape"])),
+        "n_symbols": manifest["n_symbols"],
+        "bits_per_symbol": manifest["sq"]["bits_per_symbol"],
+        "payload_bytes": manifest["payload_bytes"],
+        "mtu": manifest["mtu"],
+    }
+    for field, want in expected.items():
+        got = getattr(info, field)
+        if got != want:
+            raise BoardError(
+                f"board reports {field} {got}, {project_dir}/export.json says {want}: "
+                f"flash this project's build (`make -C {project_dir} flash`)"
+            )
+
+
+def bench_samples(board, reference, images, on_sample=None):
+    """Run each image on ``board`` and compare with ``reference``; a :class:`SampleResult` each."""
+    results = []
+    for index, image in enumerate(images):
+        frame_id = index & 0xFFFF
+        expected = reference.run(image, frame_id)
+        result, packets, output = board.run_sample(expected.input.tobytes(), frame_id)
+        packets_match = packets == expected.packets and result.payload_bytes == len(expected.bitstream)
+        output_match = np.array_equal(output, expected.output.reshape(-1))
+        mismatch = None
+        if not (packets_match and output_match):
+            mismatch = _describe_mismatch(index, packets, expected, output, result)
+        results.append(SampleResult(
+            index, result.latency, result.stack_peak, result.n_packets, result.payload_bytes,
+            packets_match, output_match, mismatch,
+        ))
+        if on_sample is not None:
+            on_sample(results[-1])
+    return results
+
+
+def _describe_mismatch(index, packets, expected, output, result):
+    want = expected.output.reshape(-1)
+    if not np.array_equal(output, want):
+        first = int(np.argmax(output != want)) if output.shape == want.shape else 0
+        return f"sample {index}: output tensor differs first at element {first}"
+    if result.payload_bytes != len(expected.bitstream):
+        return f"sample {index}: payload {result.payload_bytes} bytes, host {len(expected.bitstream)}"
+    if len(packets) != len(expected.packets):
+        return f"sample {index}: {len(packets)} packets, host {len(expected.packets)}"
+    for i, (got, host) in enumerate(zip(packets, expected.packets, strict=True)):
+        if got != host:
+            diffs = [j for j, (a, b) in enumerate(zip(got, host, strict=False)) if a != b]
+            byte = diffs[0] if diffs else min(len(got), len(host))
+            return f"sample {index}: packet {i} differs first at byte {byte}"
+    return f"sample {index}: differs"
+
+
+def latency_stats(values, unit):
+    """Median, p90, p99 (nearest rank), min and max of latencies."""
+    ordered = sorted(values)
+
+    def rank(p):
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    median = float(np.median(ordered))
+    return {
+        "unit": unit,
+        "median": int(median) if median.is_integer() else median,
+        "p90": rank(90),
+        "p99": rank(99),
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
+    """Build the report dict (the JSON output)."""
+    payload = manifest["payload_bytes"]
+    return {
+        "target": manifest["target"],
+        "samples": len(results),
+        "bit_exact": sum(r.bit_exact for r in results),
+        "latency": latency_stats([r.latency for r in results], info.latency_unit_name),
+        "memory": {
+            "flash_bytes": flash_bytes,
+            "ram_static_bytes": ram_static_bytes,
+            "stack_peak_bytes": max(r.stack_peak for r in results),
+            "activation_bytes": manifest["activation_bytes"],
+            "tflm_arena_bytes": manifest["tflm_arena_bytes"],
+        },
+        "payload_bytes": payload,
+        "packets_per_inference": max(r.n_packets for r in results),
+        "compression_vs_float32": manifest["float32_split_bytes"] / payload,
+        "mismatches": [r.mismatch for r in results if r.mismatch][:_MAX_LISTED_MISMATCHES],
+    }
+
+
+def _write_atomic(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(report, path):
+    """Write ``report`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    _write_atomic(path, json.dumps(report, indent=2) + "\n")
+
+
+def _rows(report):
+    lat, mem = report["latency"], report["memory"]
+    unit = lat["unit"]
+    return [
+        ("target", report["target"]),
+        ("bit-exact samples", f"{report['bit_exact']} / {report['samples']}"),
+        (f"latency median ({unit})", f"{lat['median']:,}"),
+        (f"latency p99 ({unit})", f"{lat['p99']:,}"),
+        (f"latency min / max ({unit})", f"{lat['min']:,} / {lat['max']:,}"),
+        ("flash (bytes)", f"{mem['flash_bytes']:,}"),
+        ("static RAM (bytes)", f"{mem['ram_static_bytes']:,}"),
+        ("stack peak (bytes)", f"{mem['stack_peak_bytes']:,}"),
+        ("activation arena (bytes)", f"{mem['activation_bytes']:,}"),
+        ("TFLM arena (bytes)", f"{mem['tflm_arena_bytes']:,}"),
+        ("payload per inference (bytes)", f"{report['payload_bytes']:,}"),
+        ("packets per inference", str(report["packets_per_inference"])),
+        ("compression vs float32 split", f"{report['compression_vs_float32']:.1f}x"),
+    ]
+
+
+def render_markdown(report):
+    """Render the report as a Markdown table."""
+    lines = ["| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in _rows(report)]
+    return "\n".join(lines) + "\n"
+
+
+def print_report(report, console):
+    """Print the report as a rich table, then any mismatches."""
+    table = Table(title="snn-bench", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in _rows(report):
+        table.add_row(name, value)
+    console.print(table)
+    for line in report["mismatches"]:
+        console.print(f"[red]mismatch[/red] {line}")
+
+
+def select_board(qemu_dir, port, project_dir):
+    """``(project_dir, port)`` from the CLI's ``--qemu DIR`` or ``--port PORT --project DIR``."""
+    if qemu_dir is not None and port is not None:
+        raise ConfigError("--qemu and --port exclude each other: pick one board")
+    if qemu_dir is not None:
+        if project_dir is not None:
+            raise ConfigError("--project goes with --port; with --qemu the project is the --qemu DIR")
+        return qemu_dir, None
+    if port is None:
+        raise ConfigError("no board given: use --qemu DIR or --port PORT --project DIR")
+    if project_dir is None:
+        raise ConfigError(f"--port {port} needs --project DIR: the exported project the board runs")
+    return project_dir, port
+
+
+def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, markdown_out=None,
+              baud=DEFAULT_BAUD, console=None, strict=True):
+    """Bench the exported project ``project_dir`` on QEMU (default) or the board on ``port``.
+
+    Returns the report dict; writes it to ``json_out`` / ``markdown_out`` when given. With
+    ``strict``, a sample that is not bit-exact raises :class:`BoardError` after writing.
+    """
+    from semanticnn.train.data import read_cifar10_jpeg
+
+    if samples < 1:
+        raise ConfigError(f"--samples must be at least 1, got {samples}")
+    if port is None and not qemu:
+        raise ConfigError("no board given: use --qemu DIR or --port PORT --project DIR")
+    console = console or Console(stderr=True)
+    project_dir = Path(project_dir)
+    manifest = load_manifest(project_dir)
+    reference = HostReference(manifest, read_model(project_dir, manifest))
+    elf = ensure_built(project_dir)
+    flash_bytes, ram_static_bytes = elf_memory(elf)
+    images, _ = read_cifar10_jpeg(split="test", limit=samples)
+    with _open_board(elf, manifest["target"], port, baud) as board:
+        info = board.info()
+        check_info(info, manifest, project_dir)
+        with _progress(console) as progress:
+            task = progress.add_task("samples", total=len(images))
+            results = bench_samples(board, reference, images, lambda _: progress.advance(task))
+    report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
+    if json_out is not None:
+        write_json(report, json_out)
+    if markdown_out is not None:
+        _write_atomic(markdown_out, render_markdown(report))
+    print_report(report, console)
+    if strict and report["bit_exact"] != report["samples"]:
+        bad = report["samples"] - report["bit_exact"]
+        raise BoardError(
+            f"{bad} of {report['samples']} samples differ from the host reference "
+            f"({report['mismatches'][0]}): the firmware is not bit-exact with tflite_micro"
+        )
+    return report
+
+
+@contextlib.contextmanager
+def _open_board(elf, target, port, baud):
+    if port is not None:
+        with Board(open_transport(port, baud), baud=baud) as board:
+            yield board
+        return
+    from semanticnn.bench.qemu import launch_qemu
+
+    with launch_qemu(elf, target) as transport:
+        yield Board(transport)
+
+
+def _progress(console):
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True,
+    )

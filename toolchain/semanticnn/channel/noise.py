@@ -1,0 +1,81 @@
+"""Binary symmetric channel: every bit flips independently with probability BER.
+
+Two forms:
+
+* ``flip_bits(data, ber, seed)`` on a packed uint8 bitstream (numpy); each of the
+  ``8 * len(data)`` bits is XORed with ``Bernoulli(ber)``.
+* ``flip_symbol_bits(indices, ber, levels, mapping, generator)`` on a batch of
+  symbol indices (torch, for training): ``i -> code(i)`` (natural or Gray),
+  flip each of the ``k = log2(L)`` code bits with probability ``ber`` (a float or a
+  per-sample tensor [B]), ``-> index``.
+"""
+
+import numpy as np
+import torch
+
+from semanticnn.channel.bits import from_codewords, to_codewords
+
+__all__ = ["flip_bits", "flip_symbol_bits", "bits_per_symbol"]
+
+_MAPPINGS = ("natural", "gray")
+
+
+def bits_per_symbol(levels):
+    """``k = log2(L)``; ``L`` must be a power of two >= 2."""
+    if levels < 2 or levels & (levels - 1):
+        raise ValueError(f"levels must be a power of two >= 2, got {levels}")
+    return levels.bit_length() - 1
+
+
+def _gray(mapping):
+    if mapping not in _MAPPINGS:
+        raise ValueError(f"unknown mapping {mapping!r}: use 'natural' or 'gray'")
+    return mapping == "gray"
+
+
+def _map_torch(fn, t, gray):
+    """Apply a numpy mapping of channel.bits to an int64 tensor."""
+    return torch.from_numpy(fn(t.detach().cpu().numpy(), gray)).to(t.device)
+
+
+def _rng(seed):
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def flip_bits(data, ber, seed=None):
+    """Return a copy of ``data`` (bytes or uint8 array) with i.i.d. bit flips.
+
+    ``seed`` is an int, None or a ``numpy.random.Generator``. Returns the same type
+    as given (bytes in, bytes out; array in, uint8 array out).
+    """
+    if not 0.0 <= ber <= 1.0:
+        raise ValueError(f"ber must be in [0, 1], got {ber}")
+    as_bytes = isinstance(data, (bytes, bytearray))
+    arr = np.frombuffer(bytes(data), dtype=np.uint8) if as_bytes else np.asarray(data, dtype=np.uint8)
+    flips = _rng(seed).random((arr.size, 8)) < ber
+    mask = np.packbits(flips, axis=1, bitorder="big").reshape(arr.shape)
+    out = arr ^ mask
+    return out.tobytes() if as_bytes else out
+
+
+def flip_symbol_bits(indices, ber, levels, mapping="gray", generator=None):
+    """Flip the code-word bits of symbol ``indices`` (int64 tensor, any shape [B, ...]).
+
+    ``ber`` is a float or a tensor of shape [B] (one BER per sample).
+    ``generator`` is a ``torch.Generator`` (or an int seed) for determinism.
+    """
+    k = bits_per_symbol(levels)
+    gray = _gray(mapping)
+    if isinstance(generator, int):
+        generator = torch.Generator().manual_seed(generator)
+    ber = torch.as_tensor(ber, dtype=torch.float32)
+    if ber.dim() == 1:
+        ber = ber.view(-1, *([1] * indices.dim()))
+    u = torch.rand((*indices.shape, k), generator=generator).to(indices.device)
+    flips = (u < ber.to(indices.device)).long()
+    weights = 2 ** torch.arange(k - 1, -1, -1, device=indices.device)
+    mask = (flips * weights).sum(-1)
+    codes = _map_torch(to_codewords, indices, gray) ^ mask
+    return _map_torch(from_codewords, codes, gray)

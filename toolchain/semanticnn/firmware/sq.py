@@ -1,0 +1,83 @@
+"""Integer SQ stage: Python mirror of ``firmware_templates/src/sq.c`` (docs/design.md).
+
+From the int8 GDN output ``q`` (NHWC, zero point ``z``) to symbol indices::
+
+    v = q - z
+    w = v * 128 if v >= 0 else v * A_c            A_c = round(a_c * 128)
+    R = isqrt((sum(w^2) << 8) // N)               16 * rms(w), floored
+    symbol = #{j : w * 2^16 > B_j * R}            B_j = round((c_j + c_{j+1}) / 2 * 4096)
+
+``round`` is round-half-away-from-zero. All arithmetic below is on Python or
+numpy int64 integers, bit-exact with the C code.
+"""
+
+import math
+
+import numpy as np
+
+from semanticnn.channel.bits import pack_bits, to_codewords
+from semanticnn.errors import ConfigError
+
+__all__ = ["sq_params", "rms_scale", "symbols_from_output", "bitstream_from_output"]
+
+_INT32_MAX = 2**31 - 1
+_A_Q7_MAX = 2**11  # |slope| <= 16 keeps sum(w^2) << 8 inside uint64 for N up to 2^18
+
+
+def _round_half_away(x: np.ndarray) -> np.ndarray:
+    """``sign(x) * floor(|x| + 0.5)`` as int64."""
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+
+
+def sq_params(centres, prelu_slopes) -> tuple[np.ndarray, np.ndarray]:
+    """``(A_q7, B_q12)``: ``A_c = round(a_c * 128)``, ``B_j = round((c_j + c_{j+1}) / 2 * 4096)``."""
+    c = np.asarray(centres, dtype=np.float64).ravel()
+    a = np.asarray(prelu_slopes, dtype=np.float64).ravel()
+    levels = c.size
+    if levels < 2 or levels & (levels - 1):
+        raise ConfigError(f"the quantiser needs a power-of-two number of centres >= 2, got {levels}")
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(a))):
+        raise ConfigError("quantiser centres and PReLU slopes must be finite")
+    if np.any(np.diff(c) <= 0):
+        raise ConfigError(f"quantiser centres must be strictly increasing, got {c.tolist()}")
+    a_q7 = _round_half_away(a * 128)
+    b_q12 = _round_half_away((c[:-1] + c[1:]) / 2 * 4096)
+    if np.any(np.abs(a_q7) > _A_Q7_MAX) or np.any(np.abs(b_q12) > _INT32_MAX):
+        raise ConfigError("PReLU slopes or quantiser centres too large for the integer SQ stage")
+    return a_q7.astype(np.int32), b_q12.astype(np.int32)
+
+
+def _prelu(q: np.ndarray, zero_point: int, a_q7) -> np.ndarray:
+    """``w = (q - z) * 128`` where ``q >= z``, else ``(q - z) * A_c`` (int64, channel last)."""
+    v = np.asarray(q, dtype=np.int64) - int(zero_point)
+    a = np.asarray(a_q7, dtype=np.int64)
+    if v.ndim == 0 or v.shape[-1] != a.size:
+        raise ConfigError(f"output tensor with last dimension {v.shape[-1:]} needs {a.size} PReLU slopes")
+    return np.where(v >= 0, v * 128, v * a)
+
+
+def rms_scale(w: np.ndarray) -> int:
+    """``R = isqrt((sum(w^2) << 8) // N)`` over all elements of ``w``."""
+    flat = np.asarray(w, dtype=np.int64).ravel()
+    if flat.size == 0:
+        return 0
+    s = int(np.sum(flat * flat, dtype=np.uint64))
+    if s << 8 >= 2**64:
+        raise ConfigError("sum(w^2) << 8 overflows the C stage's uint64: output tensor too large")
+    return math.isqrt((s << 8) // flat.size)
+
+
+def symbols_from_output(q, zero_point: int, a_q7, b_q12) -> np.ndarray:
+    """Symbol indices (int64, NHWC order flattened) of the int8 output ``q`` (channel last)."""
+    w = _prelu(q, zero_point, a_q7).ravel()
+    r = rms_scale(w)
+    thresholds = np.asarray(b_q12, dtype=np.int64) * r
+    return np.sum((w * 65536)[:, None] > thresholds[None, :], axis=1).astype(np.int64)
+
+
+def bitstream_from_output(q, zero_point: int, a_q7, b_q12, gray: bool) -> bytes:
+    """SQ stage + mapping + MSB-first packing: the bytes ``snn_sq_encode`` produces."""
+    b = np.asarray(b_q12)
+    k = int(b.size + 1).bit_length() - 1
+    symbols = symbols_from_output(q, zero_point, a_q7, b_q12)
+    return pack_bits(to_codewords(symbols, gray), k)

@@ -1,0 +1,168 @@
+"""Split codec: device-side SQ encoder and edge-side BER-aware decoder.
+
+Encoder (device), for an image ``x = pixel / 255`` [B, 3, 32, 32]:
+
+    f = stem(x)                                   split feature [B, 16, 32, 32]
+    g = GDN(conv_k4s4(f))                         [B, C, 8, 8]   (end of the int8 graph)
+    p = PReLU(g)                                  per-channel slope a_c
+    y = p / sqrt(mean(p^2))                       power norm over each sample's tensor
+    y_hat, idx = SoftQuantizer(y)                 L sorted centres, idx in 0..L-1
+
+Decoder (edge), for dequantised symbols ``v = c[idx]`` and the link BER:
+
+    h = gate_k(block_k(h), f(BER))                 4 blocks: conv/convT + IGDN + PReLU + BER gate
+    f_hat = relu(conv3x3(h))                       rebuilt split feature [B, 16, 32, 32]
+    logits = tail(f_hat)                           frozen backbone tail
+"""
+
+import copy
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from semanticnn.model.backbone import Stem, Tail
+from semanticnn.model.layers import GDN, IGDN, BerGate, FrozenGDN, ber_feature
+from semanticnn.model.quantizer import SoftQuantizer
+
+__all__ = [
+    "SplitEncoder", "SplitDecoder", "EncoderOut", "encoder_config", "decoder_config",
+    "fold_bn", "power_normalize",
+]
+
+
+def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8"):
+    """Return the encoder config dict (keys fixed by docs/design.md)."""
+    return {
+        "backbone": backbone, "input_shape": [3, 32, 32], "stem_channels": stem_channels,
+        "code_channels": code_channels, "levels": levels, "mapping": mapping,
+    }
+
+
+def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
+                   backbone="resnet8", hidden=64, classes=10):
+    """Return the decoder config dict: what SplitDecoder needs to rebuild itself."""
+    return {
+        "backbone": backbone, "stem_channels": stem_channels, "code_channels": code_channels,
+        "levels": levels, "mapping": mapping, "hidden": hidden, "classes": classes,
+        "code_shape": [code_channels, 8, 8],
+    }
+
+
+def power_normalize(x, eps=1e-12):
+    """``x / sqrt(mean(x^2))`` over each sample's whole tensor."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=(1, 2, 3), keepdim=True) + eps)
+
+
+def fold_bn(conv, bn):
+    """Return a conv with bias equal to ``bn(conv(x))`` in eval mode.
+
+    ``w' = w * g / sqrt(var + eps)``, ``b' = beta + (b - mean) * g / sqrt(var + eps)``.
+    """
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                      conv.padding, bias=True)
+    fused.weight.data.copy_(conv.weight.detach() * scale.detach().view(-1, 1, 1, 1))
+    fused.bias.data.copy_((bn.bias + (bias - bn.running_mean) * scale).detach())
+    return fused
+
+
+class EncoderOut(NamedTuple):
+    """Named outputs of SplitEncoder.forward."""
+
+    feature: torch.Tensor  # split feature stem(x)
+    gdn: torch.Tensor      # GDN output (end of the int8 graph)
+    y: torch.Tensor        # power-normalised PReLU output
+    values: torch.Tensor   # quantised values (straight-through)
+    indices: torch.Tensor  # symbol indices, NCHW
+
+
+class SplitEncoder(nn.Module):
+    """Device part: stem + SQ encoder (see module docstring). ``config`` rebuilds it."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = dict(config)
+        s, c = config["stem_channels"], config["code_channels"]
+        self.stem = Stem(config["input_shape"][0], s)
+        self.conv = nn.Conv2d(s, c, kernel_size=4, stride=4)
+        self.gdn = GDN(c)
+        self.prelu = nn.PReLU(c, init=0.25)
+        self.quantizer = SoftQuantizer(config["levels"])
+
+    def forward(self, x):
+        """Image ``pixel / 255`` [B, 3, 32, 32] -> EncoderOut."""
+        feature = self.stem(x)
+        g = self.gdn(self.conv(feature))
+        y = power_normalize(self.prelu(g))
+        q = self.quantizer(y)
+        return EncoderOut(feature, g, y, q.values, q.indices)
+
+    def export_module(self):
+        """Float module image -> stem (BN folded) -> conv k4s4 -> GDN, eval mode."""
+        stem_conv = fold_bn(self.stem.conv, self.stem.bn)
+        module = nn.Sequential(stem_conv, nn.ReLU(), copy.deepcopy(self.conv), FrozenGDN(self.gdn))
+        return module.eval().requires_grad_(False)
+
+    def prelu_slopes(self):
+        """Per-channel PReLU slopes ``a_c`` as float64 [C]."""
+        return self.prelu.weight.detach().cpu().numpy().astype(np.float64).copy()
+
+    def centres(self):
+        """Sorted quantiser centres as float64 [L]."""
+        return self.quantizer.centres_numpy()
+
+
+class _DecBlock(nn.Module):
+    """``gate(prelu(igdn(conv(x))), f(BER))``; conv is 3x3 or a 2x2 stride-2 transpose."""
+
+    def __init__(self, cin, cout, upsample):
+        super().__init__()
+        if upsample:
+            self.conv = nn.ConvTranspose2d(cin, cout, 2, stride=2)
+        else:
+            self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.igdn = IGDN(cout)
+        self.act = nn.PReLU(cout)
+        self.gate = BerGate(cout)
+
+    def forward(self, x, ber_feat):
+        return self.gate(self.act(self.igdn(self.conv(x))), ber_feat)
+
+
+class SplitDecoder(nn.Module):
+    """Edge part: BER-aware reconstruction of the split feature, then the tail."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = dict(config)
+        c, h, s = config["code_channels"], config["hidden"], config["stem_channels"]
+        self.blocks = nn.ModuleList([
+            _DecBlock(c, h, False), _DecBlock(h, h, False),
+            _DecBlock(h, h // 2, True), _DecBlock(h // 2, h // 2, True),
+        ])
+        self.out = nn.Conv2d(h // 2, s, 3, padding=1)
+        self.tail = Tail(s, config["classes"])
+        self.register_buffer("centres", torch.linspace(-1.75, 1.75, config["levels"]))
+
+    def reconstruct(self, values, ber):
+        """Rebuild the split feature [B, 16, 32, 32] from centre values [B, C, 8, 8]."""
+        bf = ber_feature(ber, values.shape[0], values.device)
+        h = values
+        for block in self.blocks:
+            h = block(h, bf)
+        return torch.relu(self.out(h))
+
+    def dequantize(self, indices):
+        """Centre values ``c[indices]`` with the centres stored in the checkpoint."""
+        return self.centres[indices]
+
+    def forward(self, values, ber):
+        """Logits from centre values [B, C, 8, 8] and BER (float or [B])."""
+        return self.tail(self.reconstruct(values, ber))
+
+    def classify_indices(self, indices, ber):
+        """Logits from received symbol indices [B, C, 8, 8] (NCHW)."""
+        return self(self.dequantize(indices), ber)
