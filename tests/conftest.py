@@ -1,0 +1,47 @@
+"""Shared fixtures: the shipped model exported once per session, and the hardware option."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_ENCODER = ROOT / "models" / "encoder.pt"
+SHIPPED_DECODER = ROOT / "models" / "decoder.pt"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--port", default=None, help="serial port of a flashed STM32F746G-DISCO (runs hardware tests)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--port"):
+        return
+    skip = pytest.mark.skip(reason="needs a board: pass --port /dev/ttyACM0")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def board_port(request):
+    return request.config.getoption("--port")
+
+
+@pytest.fixture(scope="session")
+def exported_qemu(tmp_path_factory):
+    """models/encoder.pt exported for qemu-m7: (project dir, manifest)."""
+    from semanticnn.export.pipeline import export_encoder
+
+    out = tmp_path_factory.mktemp("export") / "qemu-m7"
+    manifest = export_encoder(SHIPPED_ENCODER, "qemu-m7", out)
+    return out, manifest
+
+
+@pytest.fixture()
+def project_copy(exported_qemu, tmp_path):
+    """A private copy of the exported qemu-m7 project (build/ included) to modify."""
+    src, manifest = exported_qemu
+    dst = tmp_path / "project"
+    shutil.copytree(src, dst, symlinks=True)
+    return dst, manifest
