@@ -43,7 +43,8 @@ def test_export_refuses_checkpoints_that_are_not_ours(tmp_path, content, message
 
 def test_export_refuses_a_missing_checkpoint(tmp_path):
     run = run_cli("snn-export", tmp_path / "nope.pt", "--target", "qemu-m7", "-o", tmp_path / "out")
-    assert_one_line_error(run, f"checkpoint not found: {tmp_path / 'nope.pt'} (re-run `snn train` or pass the right file)")
+    missing = tmp_path / "nope.pt"
+    assert_one_line_error(run, f"checkpoint not found: {missing} (re-run `snn train` or pass the right file)")
     assert not (tmp_path / "out").exists()
 
 

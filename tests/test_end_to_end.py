@@ -64,8 +64,8 @@ def test_firmware_builds_and_fits(project_copy):
 def test_snn_bench_on_qemu_is_bit_exact(project_copy, tmp_path):
     project, manifest = project_copy
     report_path = tmp_path / "bench.json"
-    run = subprocess.run([str(BIN / "snn-bench"), "--qemu", str(project), "--samples", "8", "--json", str(report_path)],
-                         capture_output=True, text=True, timeout=600)
+    command = [str(BIN / "snn-bench"), "--qemu", str(project), "--samples", "8", "--json", str(report_path)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     report = json.loads(report_path.read_text())
     assert report["samples"] == 8
@@ -73,7 +73,8 @@ def test_snn_bench_on_qemu_is_bit_exact(project_copy, tmp_path):
     assert report["latency"]["unit"] == "instructions"
     assert report["latency"]["median"] > 0 and report["latency"]["p99"] >= report["latency"]["median"]
     assert report["payload_bytes"] == manifest["payload_bytes"]
-    assert report["compression_vs_float32"] == pytest.approx(manifest["float32_split_bytes"] / manifest["payload_bytes"])
+    ratio = manifest["float32_split_bytes"] / manifest["payload_bytes"]
+    assert report["compression_vs_float32"] == pytest.approx(ratio)
     mem = report["memory"]
     assert mem["activation_bytes"] == manifest["activation_bytes"]
     assert 0 < mem["stack_peak_bytes"] < 8192

@@ -21,16 +21,13 @@ def snn():
 
 def _register():
     from semanticnn.bench.cli import bench_cmd
+    from semanticnn.evaluate.cli import eval_cmd
     from semanticnn.export.cli import export_cmd
     from semanticnn.train.cli import train_cmd
 
     snn.add_command(train_cmd, "train")
     snn.add_command(export_cmd, "export")
     snn.add_command(bench_cmd, "bench")
-    try:
-        from semanticnn.train.eval_cli import eval_cmd
-    except ImportError:
-        return
     snn.add_command(eval_cmd, "eval")
 
 

@@ -117,7 +117,9 @@ def check_generated_c(model_files, inputs, reference) -> dict:
     got = run_generated_model(model_files, inputs.reshape(len(inputs), -1), reference[0].size)
     bad = _mismatch(got, reference)
     if bad:
-        raise ExportError(f"generated C differs from tflite_micro on {bad}/{len(inputs)} inputs: a kernel bug, please report")
+        raise ExportError(
+            f"generated C differs from tflite_micro on {bad}/{len(inputs)} inputs: a kernel bug, please report it"
+        )
     return {"samples": len(inputs), "bit_exact": len(inputs)}
 
 

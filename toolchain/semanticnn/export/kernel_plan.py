@@ -28,8 +28,11 @@ SAME, VALID = 0, 1
 
 @dataclass
 class Layer:
-    """One kernel call: ``kind`` names the C function, ``params`` its scalar fields,
-    ``arrays`` its constant arrays as ``name -> (c_type, flat values)``."""
+    """One kernel call.
+
+    ``kind`` names the C function, ``params`` its scalar fields, ``arrays`` its constant
+    arrays as ``name -> (c_type, flat values)``.
+    """
 
     index: int
     op: str
@@ -90,7 +93,7 @@ def _conv2d(graph, op):
         raise ExportError(f"layer {op.index} CONV_2D: grouped convolutions are not supported")
     in_scale, out_scale = float(tin.scale[0]), float(tout.scale[0])
     w_scales = np.broadcast_to(tw.scale, (oc,))
-    mults, shifts = zip(*(quantize_multiplier(in_scale * float(s) / out_scale) for s in w_scales))
+    mults, shifts = zip(*(quantize_multiplier(in_scale * float(s) / out_scale) for s in w_scales), strict=True)
     act_min, act_max = activation_range(o["fusedActivationFunction"], tout.scale[0], int(tout.zero_point[0]))
     params = dict(
         in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
@@ -196,7 +199,7 @@ def _plan_memory(graph, layers):
         size = _align(graph.tensors[t].nbytes)
         first, end = life[t]
         offset = 0
-        for o, s, f, e in sorted(p for p in placed if not (p[3] < first or end < p[2])):
+        for o, s, _, _ in sorted(p for p in placed if not (p[3] < first or end < p[2])):
             if offset + size <= o:
                 break
             offset = max(offset, o + s)

@@ -41,10 +41,12 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        """Element count."""
         return int(np.prod(self.shape))
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the tensor's data."""
         return self.size * np.dtype(self.dtype).itemsize
 
 
@@ -68,9 +70,6 @@ class Graph:
     inputs: list
     outputs: list
     model_bytes: bytes
-
-    def producer(self, tensor_index):
-        return next((op for op in self.operators if tensor_index in op.outputs), None)
 
 
 def read_graph(model_bytes: bytes) -> Graph:

@@ -28,6 +28,7 @@ class Target:
 
     @property
     def emulated(self) -> bool:
+        """Whether the target runs in QEMU."""
         return self.qemu_machine is not None
 
 
