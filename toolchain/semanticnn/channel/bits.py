@@ -1,32 +1,93 @@
 """Symbol <-> code word mapping and MSB-first bit packing (docs/design.md).
 
-Mirror of the C stage in ``firmware_templates/src/sq.c``: symbol ``i`` of ``k``
-bits becomes the code word ``i`` (natural) or ``i ^ (i >> 1)`` (Gray); code
-words are packed MSB-first, the last byte padded with zero bits.
+Mirror of the C stage in ``firmware_templates/src/sq.c``: symbol ``i`` of
+``k = log2(L)`` bits becomes the code word ``c = i`` (natural) or
+``c = i ^ (i >> 1)`` (Gray); code words are packed MSB-first, the last byte
+padded with zero bits, ``payload_bytes = ceil(n * k / 8)``.
+
+This is the one mapping implementation: every function but ``pack_bits`` and
+``unpack_bits`` (bytes) takes a numpy array, anything numpy can read, or a torch
+tensor, and returns the same kind (numpy int64 / uint8, or a tensor on the
+input's device).
 """
 
 import numpy as np
+import torch
 
-__all__ = ["to_codewords", "from_codewords", "pack_bits", "unpack_bits", "payload_bytes"]
+__all__ = [
+    "MAPPINGS",
+    "bits_per_symbol",
+    "is_gray",
+    "to_codewords",
+    "from_codewords",
+    "codewords_to_bits",
+    "bits_to_codewords",
+    "payload_bytes",
+    "pack_bits",
+    "unpack_bits",
+]
+
+MAPPINGS = ("natural", "gray")
 
 
-def to_codewords(symbols, gray: bool) -> np.ndarray:
+def bits_per_symbol(levels):
+    """``k = log2(L)``; ``L`` must be a power of two >= 2."""
+    if levels < 2 or levels & (levels - 1):
+        raise ValueError(f"levels must be a power of two >= 2, got {levels}")
+    return levels.bit_length() - 1
+
+
+def is_gray(mapping):
+    """True for ``"gray"``, False for ``"natural"``; anything else is a ValueError."""
+    if mapping not in MAPPINGS:
+        raise ValueError(f"unknown mapping {mapping!r}: use 'natural' or 'gray'")
+    return mapping == "gray"
+
+
+def _int64(x):
+    if isinstance(x, torch.Tensor):
+        return x.long()
+    return np.asarray(x, dtype=np.int64)
+
+
+def to_codewords(symbols, gray: bool):
     """Code words of symbol indices: ``c = i ^ (i >> 1)`` if gray else ``c = i``."""
-    s = np.asarray(symbols, dtype=np.int64)
-    return s ^ (s >> 1) if gray else s.copy()
+    s = _int64(symbols)
+    if gray:
+        return s ^ (s >> 1)
+    return s.clone() if isinstance(s, torch.Tensor) else s.copy()
 
 
-def from_codewords(codes, gray: bool) -> np.ndarray:
-    """Symbol indices of code words; Gray decoding is ``i = c ^ (c >> 1) ^ (c >> 2) ^ ...``."""
-    c = np.asarray(codes, dtype=np.int64)
-    if not gray:
-        return c.copy()
-    i = c.copy()
-    shift = c >> 1
-    while np.any(shift):
-        i ^= shift
-        shift >>= 1
+def from_codewords(codes, gray: bool):
+    """Symbol indices of code words; Gray decoding is ``i = c ^ (c >> 1) ^ (c >> 2) ^ ...``.
+
+    The prefix XOR is computed with doubling shifts (1, 2, 4, ..., 32), which
+    covers every non-negative int64 in six steps.
+    """
+    c = _int64(codes)
+    i = c.clone() if isinstance(c, torch.Tensor) else c.copy()
+    if gray:
+        for shift in (1, 2, 4, 8, 16, 32):
+            i ^= i >> shift
     return i
+
+
+def codewords_to_bits(codes, k: int):
+    """Bits of ``k``-bit code words, MSB first: shape ``[..., k]`` -> uint8 0/1 ``[..., k]``."""
+    c = _int64(codes)
+    if isinstance(c, torch.Tensor):
+        shifts = torch.arange(k - 1, -1, -1, device=c.device)
+        return ((c.unsqueeze(-1) >> shifts) & 1).to(torch.uint8)
+    return ((c[..., None] >> np.arange(k - 1, -1, -1)) & 1).astype(np.uint8)
+
+
+def bits_to_codewords(bits, k: int):
+    """Inverse of ``codewords_to_bits``: 0/1 ``[..., k]`` (MSB first) -> int64 ``[...]``."""
+    b = _int64(bits)
+    if isinstance(b, torch.Tensor):
+        weights = 1 << torch.arange(k - 1, -1, -1, device=b.device)
+        return (b * weights).sum(-1)
+    return b @ (1 << np.arange(k - 1, -1, -1, dtype=np.int64))
 
 
 def payload_bytes(n_symbols: int, k: int) -> int:
@@ -37,8 +98,7 @@ def payload_bytes(n_symbols: int, k: int) -> int:
 def pack_bits(codes, k: int) -> bytes:
     """Pack ``k``-bit code words MSB-first; the last byte is padded with zeros."""
     c = np.asarray(codes, dtype=np.int64).ravel()
-    bits = ((c[:, None] >> np.arange(k - 1, -1, -1)) & 1).astype(np.uint8).ravel()
-    return np.packbits(bits).tobytes()
+    return np.packbits(codewords_to_bits(c, k).ravel()).tobytes()
 
 
 def unpack_bits(data: bytes, k: int, n: int) -> np.ndarray:
@@ -46,5 +106,4 @@ def unpack_bits(data: bytes, k: int, n: int) -> np.ndarray:
     bits = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))[: n * k]
     if bits.size != n * k:
         raise ValueError(f"bitstream holds {bits.size} bits, {n} code words of {k} bits need {n * k}")
-    weights = 1 << np.arange(k - 1, -1, -1, dtype=np.int64)
-    return bits.reshape(n, k).astype(np.int64) @ weights
+    return bits_to_codewords(bits.reshape(n, k), k)

@@ -7,35 +7,16 @@ Two forms:
 * ``flip_symbol_bits(indices, ber, levels, mapping, generator)`` on a batch of
   symbol indices (torch, for training): ``i -> code(i)`` (natural or Gray),
   flip each of the ``k = log2(L)`` code bits with probability ``ber`` (a float or a
-  per-sample tensor [B]), ``-> index``.
+  per-sample tensor [B]), ``-> index``. It is ``corrupt_symbols`` with an
+  ``IIDChannel``; burst channels live in ``channel.models``.
 """
 
 import numpy as np
-import torch
 
-from semanticnn.channel.bits import from_codewords, to_codewords
+from semanticnn.channel.bits import bits_per_symbol
+from semanticnn.channel.models import IIDChannel, corrupt_symbols
 
 __all__ = ["flip_bits", "flip_symbol_bits", "bits_per_symbol"]
-
-_MAPPINGS = ("natural", "gray")
-
-
-def bits_per_symbol(levels):
-    """``k = log2(L)``; ``L`` must be a power of two >= 2."""
-    if levels < 2 or levels & (levels - 1):
-        raise ValueError(f"levels must be a power of two >= 2, got {levels}")
-    return levels.bit_length() - 1
-
-
-def _gray(mapping):
-    if mapping not in _MAPPINGS:
-        raise ValueError(f"unknown mapping {mapping!r}: use 'natural' or 'gray'")
-    return mapping == "gray"
-
-
-def _map_torch(fn, t, gray):
-    """Apply a numpy mapping of channel.bits to an int64 tensor."""
-    return torch.from_numpy(fn(t.detach().cpu().numpy(), gray)).to(t.device)
 
 
 def _rng(seed):
@@ -66,16 +47,4 @@ def flip_symbol_bits(indices, ber, levels, mapping="gray", generator=None):
     ``ber`` is a float or a tensor of shape [B] (one BER per sample).
     ``generator`` is a ``torch.Generator`` (or an int seed) for determinism.
     """
-    k = bits_per_symbol(levels)
-    gray = _gray(mapping)
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
-    ber = torch.as_tensor(ber, dtype=torch.float32)
-    if ber.dim() == 1:
-        ber = ber.view(-1, *([1] * indices.dim()))
-    u = torch.rand((*indices.shape, k), generator=generator).to(indices.device)
-    flips = (u < ber.to(indices.device)).long()
-    weights = 2 ** torch.arange(k - 1, -1, -1, device=indices.device)
-    mask = (flips * weights).sum(-1)
-    codes = _map_torch(to_codewords, indices, gray) ^ mask
-    return _map_torch(from_codewords, codes, gray)
+    return corrupt_symbols(indices, levels, mapping, IIDChannel(ber), generator)

@@ -1,0 +1,90 @@
+"""Real packets through a channel, and symbols end to end as the firmware sends them.
+
+``transmit`` sends a list of packets as one bit stream (packet after packet,
+headers included, so a Gilbert-Elliott burst can straddle two packets), then
+loses whole packets at ``erasure_rate``. Header bits are flipped like any other
+bits, and a packet whose header then fails its CRC-8 is dropped (None), exactly
+as the receiver would: a corrupt header gives no trustworthy fragment index or
+length, so the fragment cannot be placed. Payload errors pass through to the
+decoder (docs/design.md). This makes the packet-loss rate grow with BER and MTU,
+as on a real link, instead of pretending headers are error-free.
+
+``symbols_through_channel`` is the whole path:
+symbols -> code words -> packed bitstream -> (packets at ``mtu``) -> channel ->
+reassemble -> unpack -> symbols, with a mask of the symbols that never arrived.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, pack_bits, to_codewords, unpack_bits
+from semanticnn.channel.erasure import erasure_mask, received_symbols
+from semanticnn.channel.models import make_generator
+from semanticnn.channel.packets import packetize, parse_header, reassemble
+from semanticnn.errors import ConfigError, ProtocolError
+
+__all__ = ["Received", "transmit", "symbols_through_channel"]
+
+
+class Received(NamedTuple):
+    """Symbols after the channel; ``erased`` is True where a symbol's bits were lost.
+
+    Erased symbols hold the index of the all-zero code word (symbol 0); the
+    decoder should use ``erased``, not the value.
+    """
+
+    symbols: np.ndarray
+    erased: np.ndarray
+
+
+def _header_ok(packet: bytes) -> bool:
+    try:
+        parse_header(packet)
+    except ProtocolError:
+        return False
+    return True
+
+
+def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
+    """Packets after ``channel`` and erasures: each is bytes, or None if lost or its header CRC fails.
+
+    ``seed`` is an int or a ``torch.Generator``; bit errors are drawn first, then
+    erasures, from the same generator.
+    """
+    generator = make_generator(seed)
+    packets = [bytes(p) for p in packets]
+    noisy = channel.corrupt_bytes(b"".join(packets), generator)
+    bounds = np.cumsum([0] + [len(p) for p in packets])
+    lost = erasure_mask(len(packets), erasure_rate, generator)
+    out = []
+    for i, gone in enumerate(lost):
+        packet = noisy[bounds[i] : bounds[i + 1]]
+        out.append(None if gone or not _header_ok(packet) else packet)
+    return out
+
+
+def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, erasure_rate=0.0) -> Received:
+    """Send ``symbols`` (any shape, C order = transmission order, NHWC) as the firmware does.
+
+    Without ``mtu`` the packed bitstream alone goes through ``channel`` (nothing
+    is erased); with it, the stream is cut into packets of ``mtu`` bytes
+    (frame id 0), sent with ``transmit`` and reassembled. Returns ``Received``
+    with both arrays shaped like ``symbols``.
+    """
+    s = np.asarray(symbols, dtype=np.int64)
+    k = bits_per_symbol(levels)
+    gray = is_gray(mapping)
+    stream = pack_bits(to_codewords(s, gray), k)
+    if mtu is None:
+        if erasure_rate:
+            raise ConfigError("packet erasures need an mtu: pass mtu= with erasure_rate")
+        noisy = channel.corrupt_bytes(stream, make_generator(seed))
+        received = np.ones(len(stream), dtype=bool)
+    else:
+        sent = transmit(packetize(stream, 0, mtu), channel, seed, erasure_rate)
+        rebuilt = reassemble(sent, len(stream), mtu)
+        noisy, received = rebuilt.data, rebuilt.received
+    out = from_codewords(unpack_bits(noisy, k, s.size), gray).reshape(s.shape)
+    erased = ~received_symbols(received, s.size, k).reshape(s.shape)
+    return Received(out, erased)
