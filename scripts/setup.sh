@@ -9,8 +9,12 @@ DEB_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-
 STAMP=.venv/.snn-installed
 WANT=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 
-if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null \
-   || [ ! -f /usr/lib/arm-none-eabi/newlib/libc.a ] && [ ! -d /usr/lib/arm-none-eabi/newlib ]; then
+toolchain_missing() {
+  ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null \
+    || [ ! -d /usr/lib/arm-none-eabi/newlib ]
+}
+
+if toolchain_missing; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing $DEB_PACKAGES"
     apt-get install -y -q $DEB_PACKAGES >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $DEB_PACKAGES >/dev/null; }
