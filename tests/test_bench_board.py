@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from semanticnn.bench.commands import Board, BoardInfo, Cmd, InferResult
-from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, stub_graph
+from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, fake_reference
 from semanticnn.bench.framing import build_frame
-from semanticnn.bench.reference import HostReference
 from semanticnn.bench.transport import open_transport
 from semanticnn.errors import BoardError, ProtocolError
 
@@ -18,10 +17,6 @@ FAST = {"timeout": 0.2, "infer_timeout": 0.5}
 @pytest.fixture
 def manifest():
     return fake_manifest()
-
-
-def host_reference(manifest):
-    return HostReference(manifest, graph=lambda x: stub_graph(x, manifest["output"]["shape"]))
 
 
 def image(seed):
@@ -46,7 +41,7 @@ def test_info_fields(manifest, kind):
 
 @pytest.mark.parametrize("kind", ["tcp", "pty"])
 def test_run_sample_matches_host_reference(manifest, kind):
-    reference = host_reference(manifest)
+    reference = fake_reference(manifest)
     with FakeDeviceServer(FakeFirmware(manifest), kind=kind) as server, connect(server) as board:
         for frame_id in (0, 1, 65535):
             expected = reference.run(image(frame_id), frame_id)
@@ -158,7 +153,7 @@ def test_garbage_before_response_is_retried(manifest):
     def mangle(i, wire):
         return b"\x55\xaa\x13" + wire if i % 2 == 0 else wire
 
-    reference = host_reference(manifest)
+    reference = fake_reference(manifest)
     with FakeDeviceServer(FakeFirmware(manifest), mangle=mangle) as server, connect(server) as board:
         expected = reference.run(image(3), 3)
         _, packets, output = board.run_sample(expected.input.tobytes(), 3)

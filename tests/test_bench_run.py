@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from semanticnn.bench.commands import Board
-from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, stub_graph
-from semanticnn.bench.reference import HostReference, quantize_image
+from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, fake_reference
+from semanticnn.bench.reference import quantize_image
 from semanticnn.bench.run import (
     bench_samples,
     check_info,
@@ -26,10 +26,6 @@ from semanticnn.errors import BoardError, ConfigError
 
 def images(n):
     return np.random.default_rng(42).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-
-
-def reference_for(manifest):
-    return HostReference(manifest, graph=lambda x: stub_graph(x, manifest["output"]["shape"]))
 
 
 class PacketFlipFirmware(FakeFirmware):
@@ -56,7 +52,7 @@ def test_bench_samples_all_bit_exact_and_report(tmp_path):
     with FakeDeviceServer(FakeFirmware(manifest)) as server, Board(open_transport(server.url)) as board:
         info = board.info()
         check_info(info, manifest, "proj")
-        results = bench_samples(board, reference_for(manifest), images(5))
+        results = bench_samples(board, fake_reference(manifest), images(5))
     report = summarize(manifest, info, results, flash_bytes=40000, ram_static_bytes=30000)
     assert report["samples"] == 5 and report["bit_exact"] == 5 and report["mismatches"] == []
     assert report["latency"]["unit"] == "instructions"
@@ -78,7 +74,7 @@ def test_a_wrong_packet_bit_is_never_reported_bit_exact():
     manifest = fake_manifest()
     with FakeDeviceServer(PacketFlipFirmware(manifest)) as server, Board(open_transport(server.url)) as board:
         board.info()
-        results = bench_samples(board, reference_for(manifest), images(2))
+        results = bench_samples(board, fake_reference(manifest), images(2))
     assert [r.bit_exact for r in results] == [False, False]
     assert [r.output_match for r in results] == [True, True]
     assert results[0].mismatch == "sample 0: packet 1 differs first at byte 10"

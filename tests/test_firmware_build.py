@@ -7,16 +7,12 @@ import subprocess
 import jinja2
 import pytest
 
-from firmware_helpers import (
-    TARGET_NAMES,
-    build,
-    config_context,
-    environment,
-    make_context,
-    render_project,
-)
+from firmware_helpers import TARGET_NAMES, build, render_project, stub_manifest
 from semanticnn.errors import ConfigError
 from semanticnn.firmware.elfsize import flash_bytes, ram_static_bytes, section_sizes
+from semanticnn.firmware.project import config_context, make_context
+from semanticnn.firmware.render import render_template
+from semanticnn.firmware.targets import get_target
 
 needs_arm_gcc = pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed"
@@ -78,7 +74,7 @@ def test_elfsize_missing_file(tmp_path):
 
 
 def test_config_header_pins(tmp_path):
-    text = environment().get_template("snn_config.h.j2").render(config_context("qemu-m7"))
+    text = render_template("snn_config.h.j2", config_context(get_target("qemu-m7"), stub_manifest()))
     assert "#define SNN_GEN_VERSION 1\n" in text
     assert '#define SNN_TARGET_NAME        "qemu-m7"' in text
     assert re.search(r"#define SNN_MODEL_CRC\s+0x[0-9A-F]{8}u\n", text)
@@ -87,20 +83,27 @@ def test_config_header_pins(tmp_path):
 
 
 def test_templates_refuse_missing_context():
-    ctx = config_context("qemu-m7")
+    ctx = config_context(get_target("qemu-m7"), stub_manifest())
     del ctx["bounds_q12"]
     with pytest.raises(jinja2.UndefinedError):
-        environment().get_template("snn_config.h.j2").render(ctx)
-    ctx = make_context("qemu-m7")
+        render_template("snn_config.h.j2", ctx)
+    ctx = make_context(get_target("qemu-m7"))
     del ctx["stack_bytes"]
     with pytest.raises(jinja2.UndefinedError):
-        environment().get_template("Makefile.j2").render(ctx)
+        render_template("Makefile.j2", ctx)
 
 
 def test_makefile_recipes_use_tabs():
-    text = environment().get_template("Makefile.j2").render(make_context("stm32f7"))
+    text = render_template("Makefile.j2", make_context(get_target("stm32f7")))
     for line in text.splitlines():
         assert not re.match(r" +(\$\(CC\)|\$\(OBJCOPY\)|\$\(SIZE\)|st-flash|openocd|pyocd|rm )", line), line
+
+
+def build_error(project, *args):
+    """stderr of a make run in ``project`` that must fail."""
+    result = build(project, *args)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
 
 
 @needs_arm_gcc
@@ -108,35 +111,26 @@ def test_stale_config_fails_to_compile(tmp_path):
     project = render_project(tmp_path / "p", "qemu-m7")
     cfg = project / "model" / "snn_config.h"
     cfg.write_text(cfg.read_text().replace("#define SNN_GEN_VERSION 1", "#define SNN_GEN_VERSION 2"))
-    result = build(project)
-    assert result.returncode != 0
-    assert "Regenerate this file" in result.stderr
+    assert "Regenerate this file" in build_error(project)
 
 
 @needs_arm_gcc
 def test_inconsistent_config_fails_static_assert(tmp_path):
-    ctx = config_context("qemu-m7")
-    ctx["payload_bytes"] += 1
-    project = render_project(tmp_path / "p", "qemu-m7", config=ctx)
-    result = build(project)
-    assert result.returncode != 0
-    assert "payload_bytes = ceil(n_symbols * k / 8)" in result.stderr
+    manifest = stub_manifest()
+    manifest["payload_bytes"] += 1
+    project = render_project(tmp_path / "p", "qemu-m7", manifest)
+    assert "payload_bytes = ceil(n_symbols * k / 8)" in build_error(project)
 
 
 @needs_arm_gcc
 def test_board_and_config_must_agree_on_clock(tmp_path):
-    ctx = config_context("stm32f7")
-    ctx["core_clock_hz"] = 216_000_000
-    result = build(render_project(tmp_path / "p", "stm32f7", config=ctx))
-    assert result.returncode != 0
-    assert "snn_config.h and board disagree on the core clock" in result.stderr
+    project = render_project(tmp_path / "p", "stm32f7", core_clock_hz=216_000_000)
+    assert "snn_config.h and board disagree on the core clock" in build_error(project)
 
 
 def test_missing_compiler_is_one_line(tmp_path):
     project = render_project(tmp_path / "p", "stm32f7")
-    result = build(project, "CROSS=/nonexistent/arm-none-eabi-")
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
+    lines = build_error(project, "CROSS=/nonexistent/arm-none-eabi-").strip().splitlines()
     assert len(lines) == 1
     assert "install the gcc-arm-none-eabi package" in lines[0]
 
@@ -146,15 +140,12 @@ def test_missing_compiler_is_one_line(tmp_path):
     any(shutil.which(t) for t in ("st-flash", "openocd", "pyocd")), reason="a flasher is installed"
 )
 def test_flash_without_flasher_is_one_line(tmp_path):
-    result = build(render_project(tmp_path / "p", "stm32f7"), "flash")
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
+    lines = build_error(render_project(tmp_path / "p", "stm32f7"), "flash").strip().splitlines()
     assert len(lines) == 1
     assert "no flasher found: install st-flash (stlink-tools), openocd or pyocd" in lines[0]
 
 
 @needs_arm_gcc
 def test_flash_on_qemu_target_is_refused(tmp_path):
-    result = build(render_project(tmp_path / "p", "qemu-m7"), "flash")
-    assert result.returncode != 0
-    assert "target qemu-m7 has no flasher: use make run-qemu" in result.stderr
+    project = render_project(tmp_path / "p", "qemu-m7")
+    assert "target qemu-m7 has no flasher: use make run-qemu" in build_error(project, "flash")

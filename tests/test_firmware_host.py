@@ -3,14 +3,15 @@
 import math
 import shutil
 import subprocess
-import zlib
 
 import numpy as np
 import pytest
 
-from firmware_helpers import ROOT, TEMPLATES, cobs_encode, frame
+from firmware_helpers import FIXTURES, raw_frame
+from semanticnn.bench.framing import build_frame, cobs_encode, crc32
 from semanticnn.channel.bits import pack_bits, to_codewords
 from semanticnn.channel.packets import packetize
+from semanticnn.firmware.render import TEMPLATES_DIR
 from semanticnn.firmware.sq import rms_scale, sq_params, symbols_from_output
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc no
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
     exe = tmp_path_factory.mktemp("host") / "host_driver"
-    src = TEMPLATES / "src"
+    src = TEMPLATES_DIR / "src"
     subprocess.run(
         [
             "gcc",
@@ -30,7 +31,7 @@ def driver(tmp_path_factory):
             "-Werror",
             "-D_POSIX_C_SOURCE=200809L",
             f"-I{src}",
-            str(ROOT / "tests" / "fixtures" / "host_driver.c"),
+            str(FIXTURES / "host_driver.c"),
             str(src / "sq.c"),
             str(src / "protocol.c"),
             "-o",
@@ -130,7 +131,7 @@ def test_frame_encoder_matches_reference(driver):
     for i, (p, wire) in enumerate(zip(payloads, out, strict=True)):
         w = bytes.fromhex(wire)
         assert w[-1] == 0 and 0 not in w[:-1] and len(w) <= 1287
-        assert w == frame(i % 6, i % 256, p), (i, len(p))
+        assert w == build_frame(i % 6, i % 256, p), (i, len(p))
 
 
 def test_frame_parser_round_trips_random_frames(driver):
@@ -143,7 +144,7 @@ def test_frame_parser_round_trips_random_frames(driver):
         )
         for _ in range(40)
     ]
-    wire = b"".join(frame(c, s, p) for c, s, p in frames)
+    wire = b"".join(build_frame(c, s, p) for c, s, p in frames)
     out = driver([f"parse {wire.hex()}"])[0].split(" ")
     assert out == [f"F:{c}:{s}:{p.hex() or '-'}" for c, s, p in frames]
 
@@ -153,14 +154,14 @@ def _parse(driver, wire: bytes):
 
 
 def test_parser_answers_bad_crc_with_cmd_and_seq(driver):
-    good = frame(3, 77, b"\x01\x02")
-    body = bytearray(bytes([1, 3, 77, 1, 2]) + zlib.crc32(bytes([1, 3, 77, 1, 2])).to_bytes(4, "little"))
+    good = build_frame(3, 77, b"\x01\x02")
+    body = bytearray(bytes([1, 3, 77, 1, 2]) + crc32(bytes([1, 3, 77, 1, 2])).to_bytes(4, "little"))
     body[4] ^= 0x10
     assert _parse(driver, cobs_encode(bytes(body)) + b"\x00" + good) == ["B:3:77", "F:3:77:0102"]
 
 
 def test_parser_answers_wrong_version_as_bad_frame(driver):
-    assert _parse(driver, frame(1, 5, b"", version=2)) == ["B:1:5"]
+    assert _parse(driver, raw_frame(1, 5, b"", version=2)) == ["B:1:5"]
 
 
 def test_parser_short_body_is_bad_frame(driver):
@@ -174,17 +175,17 @@ def test_parser_drops_body_without_cmd_and_seq(driver):
 
 def test_parser_drops_truncated_cobs_block(driver):
     # code byte 0x09 promises 8 bytes, only 3 arrive before the 0x00
-    assert _parse(driver, bytes([9, 1, 1, 1, 0]) + frame(2, 2, b"x")) == ["D", "F:2:2:78"]
+    assert _parse(driver, bytes([9, 1, 1, 1, 0]) + build_frame(2, 2, b"x")) == ["D", "F:2:2:78"]
 
 
 def test_parser_drops_oversized_frame_and_resyncs(driver):
-    too_long = frame(2, 1, b"\x05" * 1274)  # body 1281 bytes
-    assert _parse(driver, too_long + frame(2, 2, b"\x05" * 1273)) == ["D", f"F:2:2:{'05' * 1273}"]
+    too_long = raw_frame(2, 1, b"\x05" * 1274)  # body 1281 bytes
+    assert _parse(driver, too_long + build_frame(2, 2, b"\x05" * 1273)) == ["D", f"F:2:2:{'05' * 1273}"]
 
 
 def test_parser_resyncs_after_garbage_and_ignores_empty_frames(driver):
     garbage = bytes([0x33, 0x10, 0xFE, 0x02])  # no terminator: swallowed by the next 0x00
-    wire = b"\x00\x00" + garbage + b"\x00" + frame(1, 8) + b"\x00\x00" + frame(5, 9, b"\x00\x01")
+    wire = b"\x00\x00" + garbage + b"\x00" + build_frame(1, 8) + b"\x00\x00" + build_frame(5, 9, b"\x00\x01")
     out = _parse(driver, wire)
     assert out[-2:] == ["F:1:8:-", "F:5:9:0001"]
     assert all(e == "D" or e.startswith("B:") for e in out[:-2])

@@ -25,10 +25,10 @@ from semanticnn.bench.framing import (
     cobs_decode,
     crc32,
 )
-from semanticnn.bench.reference import encode_output
+from semanticnn.bench.reference import HostReference, encode_output
 from semanticnn.errors import ProtocolError
 
-__all__ = ["fake_manifest", "stub_graph", "FakeFirmware", "FakeDeviceServer"]
+__all__ = ["fake_manifest", "stub_graph", "fake_reference", "FakeFirmware", "FakeDeviceServer"]
 
 FAKE_MODEL_CRC = 0x5EC0DE42
 FAKE_STACK_PEAK = 1536
@@ -70,6 +70,11 @@ def stub_graph(x, output_shape):
     n = int(np.prod(output_shape))
     y = np.resize(flat, n) * 2 + np.roll(np.resize(flat, n), 7) // 4 + np.arange(n) % 11 - 5
     return np.clip(y, -128, 127).astype(np.int8).reshape(output_shape)
+
+
+def fake_reference(manifest):
+    """The host reference that a :class:`FakeFirmware` serving ``manifest`` must match."""
+    return HostReference(manifest, graph=lambda x: stub_graph(x, manifest["output"]["shape"]))
 
 
 def _crc_of(body):
