@@ -12,7 +12,9 @@ BasicBlock: ``y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`` with a
 
 from torch import nn
 
-__all__ = ["ResNet8", "Stem", "build_backbone", "BACKBONES"]
+from semanticnn.errors import ConfigError
+
+__all__ = ["ResNet8", "Stem", "build_backbone", "split_channels", "BACKBONES"]
 
 
 def _conv_bn(cin, cout, k, stride):
@@ -76,9 +78,46 @@ class ResNet8(nn.Module):
         return self.tail(self.stem(x))
 
 
-BACKBONES = {"resnet8": ResNet8}
+def _resnet8(stem_channels, classes):
+    return ResNet8(stem_channels=stem_channels, classes=classes)
 
 
-def build_backbone(name="resnet8", stem_channels=16, classes=10):
-    """Backbone by config name (only ``"resnet8"`` so far)."""
-    return BACKBONES[name](stem_channels=stem_channels, classes=classes)
+def _resnet50(stem_channels, classes):
+    from semanticnn.model.torchvision_backbones import ResNet50Split
+    return ResNet50Split(classes=classes)
+
+
+def _mobilenetv2(stem_channels, classes):
+    from semanticnn.model.torchvision_backbones import MobileNetV2Split
+    return MobileNetV2Split(classes=classes)
+
+
+# name -> (builder, split width: None = any, default split width)
+BACKBONES = {
+    "resnet8": (_resnet8, None, 16),
+    "resnet50": (_resnet50, 64, 64),
+    "mobilenetv2": (_mobilenetv2, 32, 32),
+}
+
+
+def split_channels(name):
+    """Channels of the split feature of backbone ``name`` at its default width."""
+    return BACKBONES[name][2]
+
+
+def build_backbone(name="resnet8", stem_channels=None, classes=10):
+    """Backbone by config name; ``stem_channels`` None = the backbone's own split width.
+
+    ResNet-50 and MobileNetV2 split at a fixed width (64 and 32 channels); asking
+    for another raises ConfigError.
+    """
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r} (known: {', '.join(BACKBONES)})")
+    builder, fixed, default = BACKBONES[name]
+    if stem_channels is None:
+        stem_channels = default
+    if fixed is not None and stem_channels != fixed:
+        raise ConfigError(f"backbone {name!r} splits at {fixed} channels, not {stem_channels}")
+    model = builder(stem_channels, classes)
+    model.config = {"backbone": name, "stem_channels": stem_channels, "classes": classes}
+    return model

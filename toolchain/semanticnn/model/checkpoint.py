@@ -1,6 +1,6 @@
 """Checkpoint files as fixed by docs/design.md.
 
-    {"format": "semanticnn-encoder" | "semanticnn-decoder", "version": 1,
+    {"format": "semanticnn-encoder" | "semanticnn-decoder" | "semanticnn-base", "version": 1,
      "config": {...}, "state_dict": {...}, "metadata": {...}}
 
 Saved with ``torch.save`` through a temp file + ``os.replace`` (never half-written),
@@ -13,25 +13,37 @@ from pathlib import Path
 
 import torch
 
-from semanticnn.errors import CheckpointError
+from semanticnn.errors import CheckpointError, SnnError
+from semanticnn.model.backbone import build_backbone
 from semanticnn.model.codec import SplitDecoder, SplitEncoder
 
 __all__ = [
-    "ENCODER_FORMAT", "DECODER_FORMAT", "VERSION",
-    "save_encoder", "save_decoder", "load_encoder", "load_decoder", "read_checkpoint",
+    "ENCODER_FORMAT", "DECODER_FORMAT", "BASE_FORMAT", "VERSION", "base_config",
+    "save_encoder", "save_decoder", "save_base", "load_encoder", "load_decoder", "load_base",
+    "read_checkpoint",
 ]
 
 ENCODER_FORMAT = "semanticnn-encoder"
 DECODER_FORMAT = "semanticnn-decoder"
+BASE_FORMAT = "semanticnn-base"
 VERSION = 1
 _FIX = "re-run `snn train` or pass the right file"
 
 
-def _save(path, fmt, module, metadata):
+def base_config(backbone="resnet8", stem_channels=16, classes=10):
+    """Config of the unsplit backbone: what ``build_backbone`` needs to rebuild it."""
+    return {"backbone": backbone, "stem_channels": stem_channels, "classes": classes}
+
+
+def _build_base(config):
+    return build_backbone(config["backbone"], config["stem_channels"], config["classes"])
+
+
+def _save(path, fmt, module, metadata, config=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "format": fmt, "version": VERSION, "config": dict(module.config),
+        "format": fmt, "version": VERSION, "config": dict(module.config if config is None else config),
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
@@ -55,6 +67,11 @@ def save_encoder(path, encoder, metadata=None):
 def save_decoder(path, decoder, metadata=None):
     """Write ``decoder`` (a SplitDecoder) to ``path``; returns the Path."""
     return _save(path, DECODER_FORMAT, decoder, metadata)
+
+
+def save_base(path, model, config, metadata=None):
+    """Write the unsplit backbone ``model`` with its ``base_config``; returns the Path."""
+    return _save(path, BASE_FORMAT, model, metadata, config)
 
 
 def read_checkpoint(path, fmt):
@@ -84,7 +101,7 @@ def _load(path, fmt, cls):
     try:
         module = cls(data["config"])
         module.load_state_dict(data["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, SnnError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path} does not match its config: {first} ({_FIX})") from None
     module.eval()
@@ -100,3 +117,8 @@ def load_encoder(path):
 def load_decoder(path):
     """SplitDecoder from ``path``, eval mode; ``.metadata`` holds the metadata dict."""
     return _load(path, DECODER_FORMAT, SplitDecoder)
+
+
+def load_base(path):
+    """Unsplit backbone from ``path``, eval mode; ``.config`` is its base_config."""
+    return _load(path, BASE_FORMAT, _build_base)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from semanticnn.model.backbone import Stem, Tail
+from semanticnn.model.backbone import build_backbone
 from semanticnn.model.layers import GDN, IGDN, BerGate, FrozenGDN, ber_feature
 from semanticnn.model.quantizer import SoftQuantizer
 
@@ -86,7 +86,7 @@ class SplitEncoder(nn.Module):
         super().__init__()
         self.config = dict(config)
         s, c = config["stem_channels"], config["code_channels"]
-        self.stem = Stem(config["input_shape"][0], s)
+        self.stem = build_backbone(config["backbone"], s).stem
         self.conv = nn.Conv2d(s, c, kernel_size=4, stride=4)
         self.gdn = GDN(c)
         self.prelu = nn.PReLU(c, init=0.25)
@@ -103,7 +103,8 @@ class SplitEncoder(nn.Module):
     def export_module(self):
         """Float module image -> stem (BN folded) -> conv k4s4 -> GDN, eval mode."""
         stem_conv = fold_bn(self.stem.conv, self.stem.bn)
-        module = nn.Sequential(stem_conv, nn.ReLU(), copy.deepcopy(self.conv), FrozenGDN(self.gdn))
+        module = nn.Sequential(stem_conv, copy.deepcopy(self.stem.relu), copy.deepcopy(self.conv),
+                               FrozenGDN(self.gdn))
         return module.eval().requires_grad_(False)
 
     def prelu_slopes(self):
@@ -144,7 +145,7 @@ class SplitDecoder(nn.Module):
             _DecBlock(h, h // 2, True), _DecBlock(h // 2, h // 2, True),
         ])
         self.out = nn.Conv2d(h // 2, s, 3, padding=1)
-        self.tail = Tail(s, config["classes"])
+        self.tail = build_backbone(config["backbone"], s, config["classes"]).tail
         self.register_buffer("centres", torch.linspace(-1.75, 1.75, config["levels"]))
 
     def reconstruct(self, values, ber):

@@ -1,12 +1,32 @@
-"""``snn train``: the click command over ``run_training``."""
+"""``snn train``: the click command over ``run_training``.
+
+Every ``TrainConfig`` field is a flag (``epochs_base`` -> ``--epochs-base``; booleans
+as ``--stage1/--no-stage1``). Flags override ``--config FILE`` (TOML or YAML), which
+overrides the defaults.
+"""
+
+import dataclasses
 
 import click
-import torch
 
-from semanticnn.train.data import default_cifar10_zip
-from semanticnn.train.pipeline import run_training
+from semanticnn.train.config import TrainConfig, field_kind
 
 __all__ = ["train_cmd"]
+
+_HELP = {
+    "backbone": "resnet8 (MCU-first) | resnet50 | mobilenetv2.",
+    "dataset": "cifar10-jpeg | cifar10 | cifar100 | imagefolder.",
+    "data": "Dataset path: the JPEG zip, a download root, or an ImageFolder root.",
+    "limit": "Use a class-balanced subset of N training images.",
+    "levels": "Quantiser levels L (a power of two).",
+    "mapping": "Symbol-to-bit mapping: gray | natural.",
+    "stage1": "Run stage 1 (the denoising decoder).",
+    "xai_weight": "Weight of the Integrated-Gradients XAI term in stage 2 (0: off).",
+    "train_tail": "Fine-tune the tail on the edge in stage 2.",
+    "base": "Reuse this base.pt instead of training the backbone.",
+    "out": "Output folder for encoder.pt, decoder.pt, base.pt, train_log.json.",
+    "device": "auto | cpu | cuda | cuda:N.",
+}
 
 
 def _progress():
@@ -20,30 +40,29 @@ def _progress():
                     TimeRemainingColumn(), console=console, transient=True)
 
 
+def _config_options(command):
+    """Add one option per TrainConfig field, default None (= not given)."""
+    for field in reversed(dataclasses.fields(TrainConfig)):
+        flag = field.name.replace("_", "-")
+        kind = field_kind(field.name)
+        help_text = _HELP.get(field.name, f"default {field.default!r}")
+        if kind is bool:
+            command = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)(command)
+        else:
+            command = click.option(f"--{flag}", field.name, type=kind, default=None, help=help_text)(command)
+    return command
+
+
 @click.command("train")
-@click.option("--data", type=click.Path(dir_okay=False), default=None,
-              help="CIFAR-10 JPEG zip (default: shared/datasets/cifar10-jpeg.zip or $SNN_CIFAR10_ZIP).")
-@click.option("--out", type=click.Path(file_okay=False), default="models", show_default=True,
-              help="Output folder for encoder.pt, decoder.pt, train_log.json.")
-@click.option("--epochs-base", type=int, default=20, show_default=True)
-@click.option("--epochs-stage1", type=int, default=4, show_default=True)
-@click.option("--epochs-stage2", type=int, default=4, show_default=True)
-@click.option("--limit", type=int, default=None, help="Use a class-balanced subset of N training images.")
-@click.option("--code-channels", type=int, default=4, show_default=True)
-@click.option("--levels", type=int, default=8, show_default=True, help="Quantiser levels (power of two).")
-@click.option("--mapping", type=click.Choice(["gray", "natural"]), default="gray", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--ber-max", type=float, default=0.1, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
-def train_cmd(data, out, epochs_base, epochs_stage1, epochs_stage2, limit, code_channels,
-              levels, mapping, seed, ber_max, threads):
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML or YAML file of TrainConfig keys.")
+@click.option("--resume", is_flag=True, help="Continue the run saved in OUT/train_state.pt.")
+@_config_options
+def train_cmd(config_file, resume, **options):
     """Train the base model, then the split encoder/decoder (stages 1 and 2)."""
-    torch.set_num_threads(threads)
-    record = run_training(
-        data=data if data is not None else default_cifar10_zip(), out=out,
-        epochs_base=epochs_base, epochs_stage1=epochs_stage1, epochs_stage2=epochs_stage2,
-        limit=limit, code_channels=code_channels, levels=levels, mapping=mapping, seed=seed,
-        ber_max=ber_max, progress=_progress(), log=lambda m: click.echo(m, err=True),
-    )
+    from semanticnn.train.pipeline import run_training
+
+    record = run_training(config_file, progress=_progress(), log=lambda m: click.echo(m, err=True),
+                          resume=resume, **options)
     accs = ", ".join(f"BER {k}: {v:.3f}" for k, v in record["split_acc"].items())
-    click.echo(f"base {record['base_test_acc']:.3f}; split {accs}; wrote {out}")
+    click.echo(f"base {record['base_test_acc']:.3f}; split {accs}; wrote {record['out']}")

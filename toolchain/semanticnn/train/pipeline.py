@@ -1,7 +1,17 @@
 """``run_training``: base model -> stage 1 -> stage 2 -> checkpoints + train_log.json.
 
+Two-stage Feature-augmentation Learning on top of a trained backbone:
+
+* base:    the unsplit backbone, ``CE(model(aug(x)), y)`` (skipped when ``base`` names a
+           ``semanticnn-base`` checkpoint to reuse); written to ``OUT/base.pt``.
+* stage 1: the decoder as a denoising autoencoder on channel-corrupted codes,
+           ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample.
+* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + xai_weight * XAI``, the tail
+           frozen (or fine-tuned with ``train_tail``).
+
 Writes ``encoder.pt`` and ``decoder.pt`` (docs/design.md format) after each codec
-stage, so an interrupted run still leaves usable files, and ``train_log.json``.
+stage, ``train_log.json`` at the end, and ``train_state.pt`` after every epoch so that
+``resume=True`` continues an interrupted run with the same result.
 """
 
 import datetime
@@ -14,43 +24,79 @@ from pathlib import Path
 import torch
 
 from semanticnn.errors import ConfigError
-from semanticnn.model.backbone import build_backbone
-from semanticnn.model.checkpoint import save_decoder, save_encoder
+from semanticnn.model.backbone import build_backbone, split_channels
+from semanticnn.model.checkpoint import base_config, load_base, save_base, save_decoder, save_encoder
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
-from semanticnn.train import loops
-from semanticnn.train.data import default_cifar10_zip
-from semanticnn.train.tensors import load_split
+from semanticnn.train import engine
+from semanticnn.train.config import make_config
+from semanticnn.train.datasets import load_dataset
+from semanticnn.train.distributed import DistContext
+from semanticnn.train.loops import evaluate_base, evaluate_split, freeze_
+from semanticnn.train.state import load_state, save_state, set_rng_state
 
-__all__ = ["run_training", "check_options", "EVAL_BERS"]
+__all__ = ["run_training", "EVAL_BERS", "STAGES"]
 
 EVAL_BERS = (0.0, 1e-2, 5e-2, 1e-1)
+STAGES = ("base", "stage1", "stage2")
 
 
-def check_options(data, levels, mapping, code_channels, ber_max, epochs):
-    """Raise ConfigError (one line) on bad options."""
-    if not Path(data).is_file():
-        raise ConfigError(f"dataset not found: {data} (pass --data or set SNN_CIFAR10_ZIP)")
-    if levels < 2 or levels & (levels - 1):
-        raise ConfigError(f"--levels must be a power of two >= 2, got {levels}")
-    if mapping not in ("gray", "natural"):
-        raise ConfigError(f"--mapping must be 'gray' or 'natural', got {mapping!r}")
-    if code_channels < 1:
-        raise ConfigError(f"--code-channels must be >= 1, got {code_channels}")
-    if not 0.0 <= ber_max <= 0.5:
-        raise ConfigError(f"--ber-max must be in [0, 0.5], got {ber_max}")
-    if min(epochs) < 0:
-        raise ConfigError("epoch counts must be >= 0")
+def _build_codec(config, base, classes):
+    stem = split_channels(config.backbone)
+    enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
+                                      config.backbone))
+    enc.stem.load_state_dict(base.stem.state_dict())
+    freeze_(enc.stem)
+    dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
+                                      config.backbone, config.hidden, classes))
+    dec.tail.load_state_dict(base.tail.state_dict())
+    freeze_(dec.tail)
+    return enc, dec
 
 
-def _build_codec(base, code_channels, levels, mapping):
-    enc_cfg = encoder_config(code_channels, levels, mapping)
-    encoder = SplitEncoder(enc_cfg)
-    encoder.stem.load_state_dict(base.stem.state_dict())
-    loops.freeze_(encoder.stem)
-    decoder = SplitDecoder(decoder_config(code_channels, levels, mapping))
-    decoder.tail.load_state_dict(base.tail.state_dict())
-    loops.freeze_(decoder.tail)
-    return encoder, decoder
+def _stage_run(name, config, ctx, modules, n_train):
+    """StageRun of stage ``name`` over ``modules`` (base: (model,), codec: (enc, dec))."""
+    steps = config_epochs(config, name) * engine.steps_per_epoch(n_train, config.batch_size)
+    if name == "base":
+        (model,) = modules
+        opt, sched = engine.base_optimizer(model, config.lr_base, steps)
+        return engine.StageRun("base", config.epochs_base, ctx.wrap(engine.BaseStep(model), sync_bn=True),
+                               opt, sched, model.train)
+    enc, dec = modules
+    if name == "stage1":
+        opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage1, steps)
+        return engine.StageRun("stage1", config_epochs(config, name), ctx.wrap(engine.Stage1Step(enc, dec)),
+                               opt, sched, lambda: engine.codec_train_mode(enc, dec),
+                               engine.sigma_schedule(enc, config.epochs_stage1, 1.0, 0.3))
+    if config.train_tail:
+        for p in dec.tail.parameters():
+            p.requires_grad_(True)
+    extra = None
+    if config.xai_weight > 0:
+        from semanticnn.train.xai import make_xai_loss
+        extra = make_xai_loss(dec.tail, config.xai_weight, config.xai_steps, config.xai_samples)
+    opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage2, steps)
+    start = 1.0 if config.epochs_stage1 == 0 or not config.stage1 else 0.3
+    return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(engine.Stage2Step(enc, dec, extra)),
+                           opt, sched, lambda: engine.codec_train_mode(enc, dec),
+                           engine.sigma_schedule(enc, config.epochs_stage2, start, 0.1))
+
+
+def config_epochs(config, stage):
+    """Epochs of ``stage`` under ``config`` (stage 1 is 0 when switched off)."""
+    if stage == "stage1" and not config.stage1:
+        return 0
+    return getattr(config, f"epochs_{stage}")
+
+
+def _evaluate(encoder, decoder, test, seed):
+    decoder.centres.copy_(encoder.quantizer.centres().detach())
+    return {str(b): evaluate_split(encoder, decoder, test, b, seed) for b in EVAL_BERS}
+
+
+def _metadata(record, config):
+    return {"dataset": record["dataset"], "seed": config.seed, "base_test_acc": record["base_test_acc"],
+            "n_test": record["n_test"], "train_tail": config.train_tail, "xai_weight": config.xai_weight,
+            "stage1": config.stage1, "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
 def _save_codec(out, encoder, decoder, metadata):
@@ -59,65 +105,121 @@ def _save_codec(out, encoder, decoder, metadata):
     save_decoder(out / "decoder.pt", decoder, metadata)
 
 
-def _evaluate(encoder, decoder, test, seed):
-    decoder.centres.copy_(encoder.quantizer.centres().detach())
-    return {str(b): loops.evaluate_split(encoder, decoder, test, b, seed) for b in EVAL_BERS}
-
-
-def run_training(data=None, out="models", epochs_base=20, epochs_stage1=4, epochs_stage2=4,
-                 limit=None, code_channels=4, levels=8, mapping="gray", seed=0, ber_max=0.1,
-                 batch_size=128, progress=None, log=print, extra_loss=None):
-    """Train everything; returns the train_log dict (also written to ``out``)."""
-    data = Path(data) if data is not None else default_cifar10_zip()
-    check_options(data, levels, mapping, code_channels, ber_max,
-                  (epochs_base, epochs_stage1, epochs_stage2))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    torch.set_flush_denormal(True)  # softmax tails at small sigma are slow as denormals
-    gen = torch.Generator().manual_seed(seed)
-    t_start = time.time()
-    train = load_split(data, "train", limit, seed)
-    test = load_split(data, "test", None if limit is None else max(limit // 4, 10), seed)
-    log(f"data: {len(train[0])} train, {len(test[0])} test ({time.time() - t_start:.1f}s)")
-    record = {"config": {"code_channels": code_channels, "levels": levels, "mapping": mapping,
-                         "seed": seed, "ber_max": ber_max, "batch_size": batch_size, "limit": limit,
-                         "epochs": [epochs_base, epochs_stage1, epochs_stage2]},
-              "dataset": str(data.name), "n_train": len(train[0]), "n_test": len(test[0])}
-    ctx = progress if progress is not None else nullcontext()
-    with ctx:
-        base = build_backbone("resnet8")
-        record["base_history"] = loops.train_base(base, train, epochs_base, gen, batch_size,
-                                                  progress=progress, log=log)
-        record["base_test_acc"] = loops.evaluate_base(base, test)
-        log(f"base test accuracy {record['base_test_acc']:.4f}")
-        torch.save(base.state_dict(), out / "base_state.pt")
-        encoder, decoder = _build_codec(base, code_channels, levels, mapping)
-        meta = _metadata(record, seed)
-        record["stage1_history"] = loops.train_stage1(encoder, decoder, train, epochs_stage1, gen,
-                                                      ber_max, batch_size, progress=progress, log=log)
-        record["stage1_split_acc"] = _evaluate(encoder, decoder, test, seed)
-        log(f"after stage 1: split accuracy {record['stage1_split_acc']}")
-        _save_codec(out, encoder, decoder, {**meta, "stage": 1, "split_acc": record["stage1_split_acc"]})
-        record["stage2_history"] = loops.train_stage2(encoder, decoder, train, epochs_stage2, gen,
-                                                      ber_max, batch_size, extra_loss=extra_loss,
-                                                      progress=progress, log=log)
-    record["split_acc"] = _evaluate(encoder, decoder, test, seed)
-    log(f"final split accuracy {record['split_acc']}")
-    record["centres"] = encoder.centres().tolist()
-    record["prelu_slopes"] = encoder.prelu_slopes().tolist()
-    record["train_seconds"] = time.time() - t_start
-    _save_codec(out, encoder, decoder, {**meta, "stage": 2, "split_acc": record["split_acc"]})
-    _write_json(out / "train_log.json", record)
-    return record
-
-
-def _metadata(record, seed):
-    return {"dataset": record["dataset"], "seed": seed, "base_test_acc": record["base_test_acc"],
-            "n_test": record["n_test"], "date": datetime.datetime.now().isoformat(timespec="seconds")}
-
-
 def _write_json(path, obj):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
+
+
+class _Run:
+    """Per-run state shared by the stages: config, context, data, out folder, record."""
+
+    def __init__(self, config, ctx, dataset, out, gen, progress, log):
+        self.config, self.ctx, self.dataset, self.out = config, ctx, dataset, out
+        self.gen, self.progress, self.log = gen, progress, log
+        self.record = {"config": config.run_identity(), "out": str(out), "dataset": dataset.name,
+                       "n_train": len(dataset.train[0]), "n_test": len(dataset.test[0])}
+        self.resume_from = None  # (stage, epoch, state) when resuming
+
+    def stage(self, name, modules, module_names):
+        """Run stage ``name`` to its end, resuming inside it if the saved state says so."""
+        cfg, ctx = self.config, self.ctx
+        run = _stage_run(name, cfg, ctx, modules, len(self.dataset.train[0]))
+        start = 0
+        if self.resume_from is not None:
+            saved_stage, epoch, state = self.resume_from
+            if saved_stage == name:
+                for key, module in zip(module_names, modules, strict=True):
+                    module.load_state_dict(state["modules"][key])
+                run.opt.load_state_dict(state["optimizer"])
+                run.sched.load_state_dict(state["scheduler"])
+                set_rng_state(self.gen, state["rng"])
+                start = epoch
+                self.resume_from = None
+        named = dict(zip(module_names, modules, strict=True))
+
+        def after_epoch(done, row):
+            if ctx.is_main:
+                save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
+            ctx.barrier()
+
+        history = engine.run_stage(run, self.dataset.train, cfg.batch_size, cfg.ber_max, self.gen, ctx,
+                                   start, after_epoch, self.progress, self.log)
+        self.record.setdefault(f"{name}_history", []).extend(history)
+
+
+def _base_model(run):
+    """The trained unsplit backbone: reused from ``config.base`` or trained here."""
+    cfg = run.config
+    if cfg.base is not None:
+        base = load_base(cfg.base)
+        if base.config["backbone"] != cfg.backbone or base.config["classes"] != run.dataset.classes:
+            raise ConfigError(f"base checkpoint {cfg.base} is a {base.config['backbone']} for "
+                              f"{base.config['classes']} classes; the run needs {cfg.backbone} for "
+                              f"{run.dataset.classes}")
+        return base
+    base = build_backbone(cfg.backbone, split_channels(cfg.backbone), run.dataset.classes).to(run.ctx.device)
+    if run.resume_from is None or run.resume_from[0] == "base":
+        run.stage("base", (base,), ("base",))
+        return base.cpu()
+    return load_base(run.out / "base.pt")
+
+
+def _resume_state(out, config):
+    """``(stage, epochs done in it, state)`` of the run saved in ``out``."""
+    state = load_state(out, config)
+    return state["stage"], state["epoch"], state
+
+
+def run_training(config_file=None, progress=None, log=print, resume=False, **options):
+    """Train everything from a config file and/or options; returns the train_log dict.
+
+    ``options`` are ``TrainConfig`` fields (``None`` = not given). Under ``torchrun``
+    every rank calls this; rank 0 alone logs and writes files.
+    """
+    config = make_config(config_file, **options)
+    torch.set_num_threads(config.threads)
+    torch.set_flush_denormal(True)  # softmax tails at small sigma are slow as denormals
+    ctx = DistContext.from_env(config.device)
+    out = Path(config.out)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    t_start = time.time()
+    dataset = load_dataset(config.dataset, config.data, config.limit, config.seed)
+    quiet = log if ctx.is_main else (lambda m: None)
+    run = _Run(config, ctx, dataset, out, gen, progress if ctx.is_main else None, quiet)
+    if resume:
+        run.resume_from = _resume_state(out, config)
+        run.record.update(run.resume_from[2]["record"])
+    quiet(f"data: {run.record['n_train']} train, {run.record['n_test']} test ({time.time() - t_start:.1f}s)")
+    with (run.progress if run.progress is not None else nullcontext()):
+        base = _base_model(run)
+        run.record["base_test_acc"] = evaluate_base(base, dataset.test)
+        quiet(f"base test accuracy {run.record['base_test_acc']:.4f}")
+        if ctx.is_main:
+            save_base(out / "base.pt", base, base_config(config.backbone, split_channels(config.backbone),
+                                                         dataset.classes))
+        enc, dec = _build_codec(config, base, dataset.classes)
+        enc, dec = enc.to(ctx.device), dec.to(ctx.device)
+        meta = _metadata(run.record, config)
+        for stage in ("stage1", "stage2"):
+            if run.resume_from is not None and STAGES.index(run.resume_from[0]) > STAGES.index(stage):
+                continue
+            run.stage(stage, (enc, dec), ("encoder", "decoder"))
+            enc_cpu, dec_cpu = enc.cpu(), dec.cpu()
+            acc = _evaluate(enc_cpu, dec_cpu, dataset.test, config.seed)
+            run.record[f"{stage}_split_acc"] = acc
+            quiet(f"after {stage}: split accuracy {acc}")
+            if ctx.is_main:
+                _save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
+            enc, dec = enc_cpu.to(ctx.device), dec_cpu.to(ctx.device)
+    run.record["split_acc"] = run.record["stage2_split_acc"]
+    run.record["centres"] = enc.cpu().centres().tolist()
+    run.record["prelu_slopes"] = enc.prelu_slopes().tolist()
+    run.record["train_seconds"] = run.record.get("train_seconds", 0.0) + time.time() - t_start
+    if ctx.is_main:
+        _write_json(out / "train_log.json", run.record)
+    ctx.close()
+    return run.record

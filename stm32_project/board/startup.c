@@ -1,0 +1,63 @@
+/* Startup for STM32F746NG: vector table (system exceptions only), .data copy, .bss zero, FPU on. */
+#include <stdint.h>
+
+extern uint32_t __stack_top__[];
+extern uint32_t __data_load__[], __data_start__[], __data_end__[];
+extern uint32_t __bss_start__[], __bss_end__[];
+
+int main(void);
+void Reset_Handler(void);
+void Default_Handler(void);
+
+#define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+
+void Default_Handler(void)
+{
+    for (;;) {
+    }
+}
+
+void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void HardFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void MemManage_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void BusFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void UsageFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void DebugMon_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+
+/* 16 system exceptions; the board uses no external interrupts. */
+__attribute__((section(".vectors"), used))
+void (*const vector_table[16])(void) = {
+    (void (*)(void))__stack_top__,
+    Reset_Handler,
+    NMI_Handler,
+    HardFault_Handler,
+    MemManage_Handler,
+    BusFault_Handler,
+    UsageFault_Handler,
+    0, 0, 0, 0,
+    SVC_Handler,
+    DebugMon_Handler,
+    0,
+    PendSV_Handler,
+    SysTick_Handler,
+};
+
+void Reset_Handler(void)
+{
+    uint32_t *src = __data_load__;
+
+    for (uint32_t *dst = __data_start__; dst < __data_end__; dst++) {
+        *dst = *src++;
+    }
+    for (uint32_t *dst = __bss_start__; dst < __bss_end__; dst++) {
+        *dst = 0;
+    }
+    SCB_CPACR |= 0xFu << 20;  /* CP10, CP11 full access */
+    __asm volatile("dsb\n\tisb" ::: "memory");
+    main();
+    for (;;) {
+    }
+}

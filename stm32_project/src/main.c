@@ -1,0 +1,243 @@
+/* Firmware entry: stack painting, command loop of docs/protocol.md, latency
+ * and stack measurement around graph + SQ stage + packetiser. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "model.h"
+#include "protocol.h"
+#include "snn_config.h"
+#include "sq.h"
+
+#ifndef SNN_GEN_VERSION
+#error snn_config.h defines no SNN_GEN_VERSION: regenerate the project
+#endif
+#if SNN_GEN_VERSION != 1
+#error Regenerate this file: snn_config.h was made by another generator version
+#endif
+
+_Static_assert(SNN_CORE_CLOCK_HZ == BOARD_CORE_CLOCK_HZ, "snn_config.h and board disagree on the core clock");
+_Static_assert(SNN_LATENCY_UNIT == BOARD_LATENCY_UNIT, "snn_config.h and board disagree on the latency unit");
+_Static_assert(SNN_N_SYMBOLS == SNN_OUTPUT_BYTES, "one symbol per element of the int8 output tensor");
+_Static_assert(SNN_MTU + 1u <= SNN_MAX_PAYLOAD, "a PACKET response must fit one frame");
+
+#define STACK_PAINT_WORD 0xA5A5A5A5u
+
+static snn_rx_t rx;
+static uint8_t tx_payload[SNN_MAX_PAYLOAD];
+static uint8_t tx_wire[SNN_MAX_WIRE];
+static uint8_t bitstream[SNN_PAYLOAD_BYTES];
+static uint8_t packets[SNN_MAX_PACKETS][SNN_MTU];
+static uint16_t packet_len[SNN_MAX_PACKETS];
+static uint32_t n_packets;
+static uint32_t input_loaded;
+static const int8_t *output;
+
+/* Fill the stack below the current stack pointer with 0xA5 bytes. */
+static __attribute__((noinline)) void stack_paint(void)
+{
+    uint32_t *sp;
+
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *p = __stack_bottom__; p < sp - 8; p++) {
+        *p = STACK_PAINT_WORD;
+    }
+}
+
+/* Bytes between the stack top and the lowest word that lost its paint. */
+static uint32_t stack_peak(void)
+{
+    const uint32_t *p = __stack_bottom__;
+
+    while (p < __stack_top__ && *p == STACK_PAINT_WORD) {
+        p++;
+    }
+    return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+    return p + 4;
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    return p + 2;
+}
+
+static void send(uint8_t cmd, uint8_t seq, uint32_t payload_len)
+{
+    uint32_t n = snn_frame_encode(cmd, seq, tx_payload, payload_len, tx_wire);
+
+    for (uint32_t i = 0; i < n; i++) {
+        board_uart_write_byte(tx_wire[i]);
+    }
+}
+
+/* Each handler writes its result after the status byte and returns
+ * (status << 16) | result length. */
+#define RESULT(status, len) (((uint32_t)(status) << 16) | (uint32_t)(len))
+
+static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    static const char target[] = SNN_TARGET_NAME;
+    uint8_t *p = res;
+
+    (void)req;
+    if (n != 0) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    *p++ = SNN_PROTO_VERSION;
+    *p++ = SNN_LATENCY_UNIT;
+    p = put_u32(p, SNN_CORE_CLOCK_HZ);
+    p = put_u32(p, SNN_INPUT_BYTES);
+    p = put_u32(p, SNN_OUTPUT_BYTES);
+    p = put_u32(p, SNN_N_SYMBOLS);
+    *p++ = SNN_BITS_PER_SYMBOL;
+    p = put_u32(p, SNN_PAYLOAD_BYTES);
+    p = put_u16(p, SNN_MTU);
+    p = put_u32(p, SNN_ACTIVATION_BYTES);
+    p = put_u32(p, (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_bottom__));
+    p = put_u32(p, SNN_MODEL_CRC);
+    memcpy(p, target, sizeof target - 1u);
+    p += sizeof target - 1u;
+    return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));
+}
+
+static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint32_t offset, len;
+
+    if (n < 4u) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    offset = get_u32(req);
+    len = n - 4u;
+    if (offset > SNN_INPUT_BYTES || len > SNN_INPUT_BYTES - offset) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    memcpy((uint8_t *)snn_input + offset, req + 4, len);
+    if (offset + len > input_loaded) {
+        input_loaded = offset + len;
+    }
+    put_u32(res, input_loaded);
+    return RESULT(SNN_STATUS_OK, 4);
+}
+
+static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint16_t frame_id;
+    uint32_t latency, n_bytes;
+    uint8_t *p = res;
+
+    if (n != 2u) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    if (input_loaded != SNN_INPUT_BYTES) {
+        return RESULT(SNN_STATUS_NOT_READY, 0);
+    }
+    frame_id = get_u16(req);
+
+    board_timer_start();
+    output = snn_model_run();
+    n_bytes = snn_sq_encode(output, SNN_OUTPUT_BYTES, SNN_OUTPUT_CHANNELS, SNN_OUTPUT_ZERO_POINT,
+                            snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
+                            SNN_GRAY, bitstream, NULL);
+    n_packets = snn_packetize(bitstream, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
+    latency = board_timer_stop();
+
+    p = put_u32(p, latency);
+    p = put_u32(p, stack_peak());
+    p = put_u16(p, (uint16_t)n_packets);
+    put_u32(p, n_bytes);
+    return RESULT(SNN_STATUS_OK, 14);
+}
+
+static uint32_t cmd_packet(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint16_t index;
+
+    if (n != 2u) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    if (output == NULL) {
+        return RESULT(SNN_STATUS_NOT_READY, 0);
+    }
+    index = get_u16(req);
+    if (index >= n_packets) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    memcpy(res, packets[index], packet_len[index]);
+    return RESULT(SNN_STATUS_OK, packet_len[index]);
+}
+
+static uint32_t cmd_output(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint32_t offset, len;
+
+    if (n != 6u) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    if (output == NULL) {
+        return RESULT(SNN_STATUS_NOT_READY, 0);
+    }
+    offset = get_u32(req);
+    len = get_u16(req + 4);
+    if (offset > SNN_OUTPUT_BYTES || len > SNN_OUTPUT_BYTES - offset || len > SNN_MAX_PAYLOAD - 1u) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    memcpy(res, output + offset, len);
+    return RESULT(SNN_STATUS_OK, len);
+}
+
+static void dispatch(void)
+{
+    uint32_t r;
+
+    switch (rx.cmd) {
+    case SNN_CMD_INFO:   r = cmd_info(rx.payload, rx.payload_len, tx_payload + 1); break;
+    case SNN_CMD_LOAD:   r = cmd_load(rx.payload, rx.payload_len, tx_payload + 1); break;
+    case SNN_CMD_INFER:  r = cmd_infer(rx.payload, rx.payload_len, tx_payload + 1); break;
+    case SNN_CMD_PACKET: r = cmd_packet(rx.payload, rx.payload_len, tx_payload + 1); break;
+    case SNN_CMD_OUTPUT: r = cmd_output(rx.payload, rx.payload_len, tx_payload + 1); break;
+    default:             r = RESULT(SNN_STATUS_UNKNOWN_CMD, 0); break;
+    }
+    tx_payload[0] = (uint8_t)(r >> 16);
+    send(rx.cmd, rx.seq, 1u + (r & 0xFFFFu));
+}
+
+int main(void)
+{
+    stack_paint();
+    board_init();
+    snn_rx_init(&rx);
+    for (;;) {
+        switch (snn_rx_push(&rx, board_uart_read_byte())) {
+        case SNN_RX_FRAME:
+            dispatch();
+            break;
+        case SNN_RX_BAD:
+            tx_payload[0] = SNN_STATUS_BAD_FRAME;
+            send(rx.cmd, rx.seq, 1u);
+            break;
+        default:
+            break;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+/* Integer SQ stage, bit mapping and packetiser; formulas in docs/design.md. */
+#include "sq.h"
+
+#include <string.h>
+
+uint32_t snn_isqrt64(uint64_t x)
+{
+    /* Bit-by-bit (digit-by-digit) method: exact floor(sqrt(x)). */
+    uint64_t rem = x;
+    uint64_t root = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+
+    while (bit > rem) {
+        bit >>= 2;
+    }
+    while (bit != 0) {
+        if (rem >= root + bit) {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)root;
+}
+
+uint32_t snn_sq_scale(const int8_t *q, uint32_t n, uint32_t channels,
+                      int32_t zero_point, const int32_t *a_q7)
+{
+    uint64_t s = 0;
+    uint32_t c = 0;
+
+    if (n == 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t w = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
+        s += (uint64_t)((int64_t)w * (int64_t)w);
+        if (++c == channels) {
+            c = 0;
+        }
+    }
+    return snn_isqrt64((s << 8) / n);
+}
+
+uint32_t snn_sq_symbol(int32_t w, uint32_t r, const int32_t *b_q12,
+                       uint32_t n_bounds)
+{
+    int64_t lhs = (int64_t)w * 65536; /* w << 16 without shifting a negative */
+    uint32_t symbol = 0;
+
+    for (uint32_t j = 0; j < n_bounds; j++) {
+        if (lhs > (int64_t)b_q12[j] * (int64_t)r) {
+            symbol++;
+        }
+    }
+    return symbol;
+}
+
+uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
+                       int32_t zero_point, const int32_t *a_q7,
+                       const int32_t *b_q12, uint32_t n_bounds,
+                       uint32_t bits_per_symbol, int gray,
+                       uint8_t *bitstream, uint8_t *symbols)
+{
+    uint32_t r = snn_sq_scale(q, n, channels, zero_point, a_q7);
+    uint32_t n_bytes = (n * bits_per_symbol + 7u) / 8u;
+    uint32_t acc = 0;     /* pending bits, right-aligned */
+    uint32_t acc_bits = 0;
+    uint32_t out = 0;
+    uint32_t c = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t w = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
+        uint32_t sym = snn_sq_symbol(w, r, b_q12, n_bounds);
+
+        if (symbols != NULL) {
+            symbols[i] = (uint8_t)sym;
+        }
+        acc = (acc << bits_per_symbol) | snn_codeword(sym, gray);
+        acc_bits += bits_per_symbol;
+        while (acc_bits >= 8u) {
+            acc_bits -= 8u;
+            bitstream[out++] = (uint8_t)(acc >> acc_bits);
+        }
+        acc &= (1u << acc_bits) - 1u;
+        if (++c == channels) {
+            c = 0;
+        }
+    }
+    if (acc_bits != 0) {
+        bitstream[out++] = (uint8_t)(acc << (8u - acc_bits));
+    }
+    return n_bytes;
+}
+
+uint8_t snn_crc8(const uint8_t *data, uint32_t n)
+{
+    uint8_t crc = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        crc ^= data[i];
+        for (int b = 0; b < 8; b++) {
+            crc = (crc & 0x80u) ? (uint8_t)((crc << 1) ^ 0x07u) : (uint8_t)(crc << 1);
+        }
+    }
+    return crc;
+}
+
+uint32_t snn_packet_count(uint32_t n_bytes, uint32_t mtu)
+{
+    uint32_t room = mtu - SNN_PACKET_HEADER_BYTES;
+
+    return (n_bytes + room - 1u) / room;
+}
+
+uint32_t snn_packetize(const uint8_t *bitstream, uint32_t n_bytes,
+                       uint16_t frame_id, uint32_t mtu,
+                       uint8_t *out, uint16_t *lengths)
+{
+    uint32_t room = mtu - SNN_PACKET_HEADER_BYTES;
+    uint32_t count = snn_packet_count(n_bytes, mtu);
+
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *p = out + i * mtu;
+        uint32_t start = i * room;
+        uint32_t len = (n_bytes - start < room) ? n_bytes - start : room;
+
+        p[0] = (uint8_t)(frame_id >> 8);
+        p[1] = (uint8_t)frame_id;
+        p[2] = (uint8_t)i;
+        p[3] = (uint8_t)count;
+        p[4] = (uint8_t)(len >> 8);
+        p[5] = (uint8_t)len;
+        p[6] = snn_crc8(p, 6);
+        memcpy(p + SNN_PACKET_HEADER_BYTES, bitstream + start, len);
+        lengths[i] = (uint16_t)(SNN_PACKET_HEADER_BYTES + len);
+    }
+    return count;
+}

@@ -1,0 +1,62 @@
+/* Integer SQ stage, bit mapping and packetiser (docs/design.md).
+ *
+ * Pure functions over caller buffers: no globals, no allocation, no board
+ * dependency, so this file is also compiled and tested on the host against
+ * the Python mirrors semanticnn.firmware.sq and semanticnn.channel.
+ */
+#ifndef SNN_SQ_H
+#define SNN_SQ_H
+
+#include <stdint.h>
+
+#define SNN_PACKET_HEADER_BYTES 7u
+
+/* Floor square root of a 64-bit unsigned integer. */
+uint32_t snn_isqrt64(uint64_t x);
+
+/* PReLU in integer form: w = v * 128 if v >= 0 else v * a_q7. */
+static inline int32_t snn_sq_prelu(int32_t v, int32_t a_q7)
+{
+    return v >= 0 ? v * 128 : v * a_q7;
+}
+
+/* R = isqrt((S << 8) / N), S = sum of w^2 over the n-element NHWC tensor q
+ * with `channels` channels (channel = index % channels). */
+uint32_t snn_sq_scale(const int8_t *q, uint32_t n, uint32_t channels,
+                      int32_t zero_point, const int32_t *a_q7);
+
+/* Symbol = number of j < n_bounds with w * 65536 > b_q12[j] * r. */
+uint32_t snn_sq_symbol(int32_t w, uint32_t r, const int32_t *b_q12,
+                       uint32_t n_bounds);
+
+/* Code word of symbol i: i (natural) or i ^ (i >> 1) (gray != 0). */
+static inline uint32_t snn_codeword(uint32_t symbol, int gray)
+{
+    return gray ? (symbol ^ (symbol >> 1)) : symbol;
+}
+
+/* Full SQ stage: symbols of q (NHWC order), mapped to k-bit code words and
+ * packed MSB-first into `bitstream` (ceil(n * k / 8) bytes, last byte zero
+ * padded). If `symbols` is not NULL the symbol indices are stored there too.
+ * Returns the bitstream length in bytes. */
+uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
+                       int32_t zero_point, const int32_t *a_q7,
+                       const int32_t *b_q12, uint32_t n_bounds,
+                       uint32_t bits_per_symbol, int gray,
+                       uint8_t *bitstream, uint8_t *symbols);
+
+/* CRC-8, poly 0x07, init 0x00, no reflection, no final xor. */
+uint8_t snn_crc8(const uint8_t *data, uint32_t n);
+
+/* Number of packets for a bitstream of n_bytes: ceil(n_bytes / (mtu - 7)). */
+uint32_t snn_packet_count(uint32_t n_bytes, uint32_t mtu);
+
+/* Cut the bitstream into packets stored at out + i * mtu; lengths[i] gets the
+ * packet length (header included). Returns the packet count. The caller
+ * provides room for snn_packet_count(n_bytes, mtu) packets; mtu > 7 and the
+ * count must be <= 255 (the fragment count field is one byte). */
+uint32_t snn_packetize(const uint8_t *bitstream, uint32_t n_bytes,
+                       uint16_t frame_id, uint32_t mtu,
+                       uint8_t *out, uint16_t *lengths);
+
+#endif /* SNN_SQ_H */

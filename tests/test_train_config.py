@@ -1,0 +1,58 @@
+"""`snn train --config`: TOML/YAML into TrainConfig, flags override, one-line ConfigErrors."""
+
+import pytest
+from click.testing import CliRunner
+
+from semanticnn.errors import ConfigError
+from semanticnn.train.cli import train_cmd
+from semanticnn.train.config import TrainConfig, make_config
+
+
+def test_toml_file_then_flags_override(tmp_path):
+    (tmp_path / "data").mkdir()
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'backbone = "mobilenetv2"\ndataset = "imagefolder"\ndata = "{tmp_path / "data"}"\n'
+                   "levels = 4\nepochs_base = 7\nxai_weight = 0.05\nstage1 = false\n")
+    config = make_config(cfg, levels=16, seed=None)
+    assert type(config) is TrainConfig
+    assert (config.backbone, config.levels, config.epochs_base, config.xai_weight, config.stage1) == (
+        "mobilenetv2", 16, 7, 0.05, False)
+    assert config.seed == 0 and config.train_tail is False
+
+
+def test_yaml_file(tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("backbone: resnet50\nbatch_size: 64\nlr_stage2: 0.0005\ntrain_tail: true\n")
+    config = make_config(cfg)
+    assert (config.backbone, config.batch_size, config.lr_stage2, config.train_tail) == ("resnet50", 64, 5e-4, True)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("levels = 6\n", "--levels must be a power of two >= 2, got 6"),
+    ('backbone = "vgg"\n', "unknown backbone 'vgg' (known: resnet8, resnet50, mobilenetv2)"),
+    ('dataset = "imagefolder"\ndata = "/nonexistent/tiny"\n', "dataset not found: /nonexistent/tiny "
+     "(pass --data or set SNN_CIFAR10_ZIP)"),
+    ('levels = "8"\n', "levels must be a int, got '8'"),
+])
+def test_bad_values_are_one_line_config_errors(tmp_path, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        make_config(cfg)
+    assert str(err.value) == message
+
+
+def test_unknown_key_in_file(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("epochs = 3\n")
+    with pytest.raises(ConfigError) as err:
+        make_config(cfg)
+    assert str(err.value).startswith(f"unknown key 'epochs' in {cfg} (known: backbone, dataset, data,")
+
+
+def test_cli_reports_config_error(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("levels: 12\n")
+    result = CliRunner().invoke(train_cmd, ["--config", str(cfg)])
+    assert type(result.exception) is ConfigError
+    assert str(result.exception) == "--levels must be a power of two >= 2, got 12"

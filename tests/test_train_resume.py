@@ -1,0 +1,62 @@
+"""Seeded runs repeat exactly; a run resumed from its per-epoch state ends with the same weights."""
+
+import pytest
+import torch
+
+from semanticnn.errors import ConfigError
+from semanticnn.model.checkpoint import load_base, read_checkpoint
+from semanticnn.train.pipeline import run_training
+from semanticnn.train.state import STATE_NAME
+from train_helpers import make_imagefolder, tiny_options
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _weights(out):
+    return {name: read_checkpoint(out / f"{name}.pt", f"semanticnn-{name}")["state_dict"]
+            for name in ("encoder", "decoder")}
+
+
+def _assert_same(a, b):
+    for name in a:
+        assert a[name].keys() == b[name].keys()
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}.{key}"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_imagefolder(tmp_path_factory.mktemp("tiny"))
+
+
+def test_same_config_same_weights(folder, tmp_path):
+    run_training(**tiny_options(folder, tmp_path / "a"), log=lambda m: None)
+    run_training(**tiny_options(folder, tmp_path / "b"), log=lambda m: None)
+    _assert_same(_weights(tmp_path / "a"), _weights(tmp_path / "b"))
+    assert load_base(tmp_path / "a" / "base.pt").config == {"backbone": "resnet8", "stem_channels": 16,
+                                                            "classes": 2}
+
+
+@pytest.mark.parametrize("stop_at", ["base epoch 1/2", "stage2 epoch 1/2"])
+def test_resume_after_epoch_1_equals_uninterrupted(folder, tmp_path, stop_at):
+    opts = dict(epochs_base=2, epochs_stage2=2, xai_weight=0.1, xai_samples=4)
+    run_training(**tiny_options(folder, tmp_path / "full", **opts), log=lambda m: None)
+
+    def log(message):
+        if message.startswith(stop_at):
+            raise Interrupt(message)
+
+    with pytest.raises(Interrupt):
+        run_training(**tiny_options(folder, tmp_path / "cut", **opts), log=log)
+    assert (tmp_path / "cut" / STATE_NAME).is_file()
+    run_training(**tiny_options(folder, tmp_path / "cut", **opts), log=lambda m: None, resume=True)
+    _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"))
+
+
+def test_resume_with_another_config_is_refused(folder, tmp_path):
+    run_training(**tiny_options(folder, tmp_path, epochs_stage2=0), log=lambda m: None)
+    with pytest.raises(ConfigError) as err:
+        run_training(**tiny_options(folder, tmp_path, epochs_stage2=0, levels=4), log=lambda m: None, resume=True)
+    assert str(err.value) == "--resume: levels is 4 but the saved run used 8"

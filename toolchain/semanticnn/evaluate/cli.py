@@ -1,0 +1,60 @@
+"""``snn eval``: the click command over :func:`semanticnn.evaluate.sweep.run_eval`."""
+
+from pathlib import Path
+
+import click
+
+__all__ = ["eval_cmd", "CALIB_IMAGES"]
+
+CALIB_IMAGES = 500  # training images that fix the raw baselines' quantisation range
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None):
+    """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
+    import torch
+
+    from semanticnn.evaluate.link import check_channel
+    from semanticnn.evaluate.report import report_paths, write_report
+    from semanticnn.evaluate.sweep import parse_bers, run_eval
+    from semanticnn.model.checkpoint import load_decoder, load_encoder
+    from semanticnn.train.tensors import load_split
+
+    ber_list = parse_bers(bers)
+    check_channel(channel, ber_list)
+    enc, dec = load_encoder(encoder), load_decoder(decoder)
+    torch.set_num_threads(2)
+    torch.set_flush_denormal(True)
+    test = load_split(data, "test", samples, seed)
+    calib, _ = load_split(data, "train", CALIB_IMAGES, seed)
+    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log)
+    report.update(encoder=str(encoder), decoder=str(decoder))
+    if out is not None:
+        write_report(report, report_paths(out))
+    return report
+
+
+@click.command("eval")
+@click.option("--encoder", required=True, type=_FILE, help="encoder.pt from `snn train`.")
+@click.option("--decoder", required=True, type=_FILE, help="decoder.pt from `snn train`.")
+@click.option("--ber", "bers", default="0,1e-3,1e-2,5e-2,1e-1", show_default=True,
+              help="Comma-separated bit error rates in [0, 0.5].")
+@click.option("--channel", default="iid", show_default=True, help="Bit-error channel model.")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Class-balanced subset of N test images (default: all 5000).")
+@click.option("--data", type=_FILE, default=None,
+              help="CIFAR-10 JPEG zip (default: shared/datasets/cifar10-jpeg.zip or $SNN_CIFAR10_ZIP).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write eval.json, eval.md and accuracy_vs_ber.png here.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subset and the channel.")
+def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed):
+    """Accuracy vs BER of the split model and its baselines over a bit-level channel."""
+    from rich.console import Console
+
+    from semanticnn.evaluate.report import rich_table
+
+    report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed,
+                            log=lambda m: click.echo(m, err=True))
+    Console().print(rich_table(report))
+    if out is not None:
+        click.echo(f"wrote {out}")
