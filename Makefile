@@ -5,7 +5,7 @@ DEMO_DIR := build/demo-qemu-m7
 SAMPLES ?= 20
 JOBS ?= 2
 
-.PHONY: setup test demo bench flash stm32_project lint clean
+.PHONY: setup test demo bench bench-qemu bench-accuracy train flash stm32_project lint clean
 
 setup:
 	@scripts/setup.sh
@@ -18,9 +18,22 @@ demo: setup
 	$(SNN) export models/encoder.pt --target qemu-m7 -o $(DEMO_DIR)
 	$(SNN) bench --qemu $(DEMO_DIR) --samples $(SAMPLES) --json $(DEMO_DIR)/bench.json --markdown $(DEMO_DIR)/bench.md
 
-bench: setup
+# Benchmarks; results go to docs/results/.
+bench: bench-qemu bench-accuracy
+
+# Latency, memory and bit-exactness of the shipped model on the emulated Cortex-M7.
+bench-qemu: setup
 	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
 	$(SNN) bench --qemu build/bench-qemu-m7 --samples 100 --json docs/results/bench-qemu-m7.json --markdown docs/results/bench-qemu-m7.md
+
+# Accuracy against BER: rate-accuracy frontier, ablations and baselines. Evaluates the committed
+# checkpoints (models/, models/runs/); runs without checkpoints are trained first (~10 min each).
+bench-accuracy: setup
+	$(PY) -m semanticnn.evaluate.frontier --train
+
+# Retrain the shipped model on the committed base (`snn train --config configs/mcu.toml` trains the base too).
+train: setup
+	$(SNN) train --config configs/mcu.toml --base models/base.pt --out models
 
 # Re-render the committed STM32F746G-DISCO project from models/encoder.pt.
 stm32_project: setup

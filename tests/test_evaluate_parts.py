@@ -5,7 +5,7 @@ import torch
 
 from semanticnn.evaluate.baselines import ByteQuantizer, calibrate, from_frames, to_frames
 from semanticnn.evaluate.link import send_symbols
-from semanticnn.evaluate.report import _x_positions
+from semanticnn.evaluate.report import x_positions
 from semanticnn.evaluate.sweep import parse_bers
 
 
@@ -47,4 +47,4 @@ def test_send_symbols_is_exact_at_ber_0_and_independent_of_batching():
 
 
 def test_ber_0_is_plotted_one_decade_below_the_smallest_ber():
-    assert _x_positions([0.0, 1e-3, 0.1]) == ([1e-4, 1e-3, 0.1], 1e-4)
+    assert x_positions([0.0, 1e-3, 0.1]) == ([1e-4, 1e-3, 0.1], 1e-4)

@@ -55,3 +55,17 @@ def test_indices_in_range(levels):
     q = SoftQuantizer(levels=levels)
     idx = q(torch.randn(1000) * 5).indices
     assert int(idx.min()) >= 0 and int(idx.max()) <= levels - 1
+
+
+def test_soft_value_and_its_gradient_by_hand():
+    """L=2, centres -1 and 1, sigma 1, x = 0.5: weights softmax(-(x - c)^2) = softmax(-2.25, -0.25)."""
+    q = SoftQuantizer(levels=2, init_range=1.0, sigma=1.0)
+    x = torch.tensor([0.5], requires_grad=True)
+    out = q(x)
+    w1 = 1.0 / (1.0 + torch.exp(torch.tensor(-2.0)))  # weight of c=+1: e^-0.25 / (e^-2.25 + e^-0.25)
+    soft = 2 * w1 - 1
+    assert out.indices.tolist() == [1] and out.values.item() == pytest.approx(1.0)  # hard forward
+    assert out.soft.item() == pytest.approx(float(soft), abs=1e-6)
+    out.values.sum().backward()
+    # d soft / dx = sum_k c_k dw_k/dx; dw1/dx = w1 (1 - w1) * d(logit gap)/dx, gap = 4x -> 4 w1 (1 - w1)
+    assert x.grad.item() == pytest.approx(float(2 * 4 * w1 * (1 - w1)), abs=1e-5)

@@ -10,7 +10,8 @@ CALIB_IMAGES = 500  # training images that fix the raw baselines' quantisation r
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None):
+def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None,
+                   methods=None):
     """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
     import torch
 
@@ -27,7 +28,7 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     torch.set_flush_denormal(True)
     test = load_split(data, "test", samples, seed)
     calib, _ = load_split(data, "train", CALIB_IMAGES, seed)
-    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log)
+    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods)
     report.update(encoder=str(encoder), decoder=str(decoder))
     if out is not None:
         write_report(report, report_paths(out))

@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report"]
+__all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report", "write_atomic",
+           "ber_text", "x_positions"]
 
 _FILES = {"json": "eval.json", "md": "eval.md", "png": "accuracy_vs_ber.png"}
 
@@ -20,7 +21,8 @@ def to_json(report):
     return json.dumps(report, indent=2) + "\n"
 
 
-def _ber_text(ber):
+def ber_text(ber):
+    """A BER as a short label: ``0``, ``0.001``, ``0.1``."""
     return "0" if ber == 0 else f"{ber:g}"
 
 
@@ -31,7 +33,7 @@ def _cells(row, key="label"):
 
 
 def _header(report):
-    return ["method", "payload (B)", "vs float32"] + [f"BER {_ber_text(b)}" for b in report["bers"]]
+    return ["method", "payload (B)", "vs float32"] + [f"BER {ber_text(b)}" for b in report["bers"]]
 
 
 def render_markdown(report, title=None, plot=None):
@@ -54,7 +56,7 @@ def render_markdown(report, title=None, plot=None):
     return "\n".join(lines) + "\n"
 
 
-def _x_positions(bers):
+def x_positions(bers):
     """Plot x of each BER: itself, or one decade below the smallest non-zero one for 0."""
     nonzero = [b for b in bers if b > 0]
     zero_at = (min(nonzero) if nonzero else 1e-3) / 10
@@ -68,7 +70,7 @@ def render_png(report, title=None):
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    xs, zero_at = _x_positions(report["bers"])
+    xs, zero_at = x_positions(report["bers"])
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     for row in report["methods"]:
@@ -76,7 +78,7 @@ def render_png(report, title=None):
         ax.plot(xs, [100 * a for a in row["accuracy"]], style, label=row["label"])
     ax.set_xscale("log")
     ticks = sorted(set(xs))
-    ax.set_xticks(ticks, [_ber_text(b) if b != zero_at else "0" for b in ticks])
+    ax.set_xticks(ticks, [ber_text(b) if b != zero_at else "0" for b in ticks])
     ax.minorticks_off()
     if zero_at in xs and len(set(xs)) > 1:
         ax.axvline(zero_at * 10 ** 0.5, color="0.8", lw=0.8, ls=":")
@@ -96,7 +98,7 @@ def rich_table(report):
     table = Table(title=f"top-1 accuracy (%), channel {report['channel']}, {report['samples']} images",
                   caption="columns after the first three: bit error rate")
     table.add_column("method", no_wrap=True)
-    for name in ["bytes", "x f32"] + [_ber_text(b) for b in report["bers"]]:
+    for name in ["bytes", "x f32"] + [ber_text(b) for b in report["bers"]]:
         table.add_column(name, justify="right", no_wrap=True)
     for row in report["methods"]:
         table.add_row(*_cells(row, "name"))
@@ -111,7 +113,8 @@ def report_paths(out_dir, stem=None):
     return {k: out_dir / f"{stem}.{k}" for k in _FILES}
 
 
-def _write_atomic(path, data):
+def write_atomic(path, data):
+    """Write bytes ``data`` to ``path`` through a temp file + ``os.replace`` (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -130,5 +133,5 @@ def write_report(report, paths, title=None):
     markdown = render_markdown(report, title, Path(paths["png"]).name)
     blobs = {"json": to_json(report).encode(), "md": markdown.encode(), "png": render_png(report, title)}
     for key, path in paths.items():
-        _write_atomic(Path(path), blobs[key])
+        write_atomic(Path(path), blobs[key])
     return paths

@@ -146,14 +146,14 @@ def _stem_features(encoder, images, batch_size):
 
 
 @torch.no_grad()
-def _count(setup, batch, bers, correct):
+def _count(setup, batch, bers, correct, methods):
     """Add this batch's correct predictions to ``correct[name][j]`` for BER ``bers[j]``.
 
     Channel seeds are keyed by method name and BER value, so adding a method or a
     BER leaves the other results unchanged.
     """
-    for name, method in METHODS.items():
-        hits = None
+    for name in methods:
+        method, hits = METHODS[name], None
         for j, ber in enumerate(bers):
             if hits is None or not method.ber_free:
                 key = (zlib.crc32(name.encode()), round(float(ber) * 1e9))
@@ -162,9 +162,10 @@ def _count(setup, batch, bers, correct):
             correct[name][j] += hits
 
 
-def _method_rows(encoder, bers, correct, n):
+def _method_rows(encoder, bers, correct, n, methods):
     rows = []
-    for name, method in METHODS.items():
+    for name in methods:
+        method = METHODS[name]
         payload = method.payload(encoder)
         rows.append({
             "name": name, "label": method.label, "payload_bytes": payload,
@@ -176,12 +177,17 @@ def _method_rows(encoder, bers, correct, n):
 
 @torch.no_grad()
 def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=None,
-             batch_size=500, log=None):
-    """Accuracy of every method of ``METHODS`` at every BER; returns the report dict.
+             batch_size=500, log=None, methods=None):
+    """Accuracy of every method of ``methods`` (default: all of ``METHODS``) at every BER.
 
     ``data`` is ``(images uint8 [N, 3, 32, 32], labels [N])``; ``calib_images`` (uint8,
-    default: ``data``'s images) fix the raw baselines' quantisation range.
+    default: ``data``'s images) fix the raw baselines' quantisation range. Returns the
+    report dict.
     """
+    methods = tuple(METHODS) if methods is None else tuple(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
     check_channel(channel, bers)
     check_pair(encoder, decoder)
     encoder.eval()
@@ -190,10 +196,10 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     x, y = data
     calib = _stem_features(encoder, x if calib_images is None else calib_images, batch_size)
     setup = Setup(encoder, decoder, calibrate(calib), channel, seed)
-    correct = {name: [0] * len(bers) for name in METHODS}
+    correct = {name: [0] * len(bers) for name in methods}
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
-        _count(setup, Batch(y[idx], out.feature, out.indices, int(idx[0])), bers, correct)
+        _count(setup, Batch(y[idx], out.feature, out.indices, int(idx[0])), bers, correct, methods)
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")
     return {
@@ -201,6 +207,6 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
         "samples": len(x), "bers": [float(b) for b in bers], "feature_bytes": feature_bytes(encoder),
         "quantizers": {k: {"signed": q.signed, "scale": q.scale, "zero_point": q.zero_point}
                        for k, q in setup.quantizers.items()},
-        "methods": _method_rows(encoder, bers, correct, len(x)),
+        "methods": _method_rows(encoder, bers, correct, len(x), methods),
         "seconds": round(time.time() - t0, 2),
     }

@@ -73,7 +73,7 @@ def _stage_run(name, config, ctx, modules, n_train):
     extra = None
     if config.xai_weight > 0:
         from semanticnn.train.xai import make_xai_loss
-        extra = make_xai_loss(dec.tail, config.xai_weight, config.xai_steps, config.xai_samples)
+        extra = make_xai_loss(dec, config.xai_weight, config.xai_steps, config.xai_samples)
     opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage2, steps)
     start = 1.0 if config.epochs_stage1 == 0 or not config.stage1 else 0.3
     return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(engine.Stage2Step(enc, dec, extra)),
