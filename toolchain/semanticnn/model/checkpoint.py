@@ -20,7 +20,7 @@ from semanticnn.model.codec import SplitDecoder, SplitEncoder
 __all__ = [
     "ENCODER_FORMAT", "DECODER_FORMAT", "BASE_FORMAT", "VERSION", "base_config",
     "save_encoder", "save_decoder", "save_base", "load_encoder", "load_decoder", "load_base",
-    "read_checkpoint",
+    "read_checkpoint", "atomic_save",
 ]
 
 ENCODER_FORMAT = "semanticnn-encoder"
@@ -39,24 +39,28 @@ def _build_base(config):
     return build_backbone(config["backbone"], config["stem_channels"], config["classes"])
 
 
-def _save(path, fmt, module, metadata, config=None):
+def atomic_save(obj, path):
+    """``torch.save`` to a temp file beside ``path``, then rename over it; returns the Path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": fmt, "version": VERSION, "config": dict(module.config if config is None else config),
-        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-        "metadata": dict(metadata or {}),
-    }
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
+            torch.save(obj, fh)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _save(path, fmt, module, metadata, config=None):
+    return atomic_save({
+        "format": fmt, "version": VERSION, "config": dict(module.config if config is None else config),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }, path)
 
 
 def save_encoder(path, encoder, metadata=None):

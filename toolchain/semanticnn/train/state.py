@@ -12,35 +12,18 @@ Written through a temp file + ``os.replace`` (never half-written) and read with
 ``torch.load(weights_only=True)``.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from semanticnn.errors import CheckpointError, ConfigError
+from semanticnn.model.checkpoint import atomic_save
 
 __all__ = ["STATE_FORMAT", "STATE_NAME", "save_state", "load_state", "rng_state", "set_rng_state"]
 
 STATE_FORMAT = "semanticnn-train-state"
 STATE_NAME = "train_state.pt"
 VERSION = 1
-
-
-def atomic_save(obj, path):
-    """``torch.save`` to a temp file beside ``path``, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def rng_state(gen):
