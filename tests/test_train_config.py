@@ -1,5 +1,7 @@
 """`snn train --config`: TOML/YAML into TrainConfig, flags override, one-line ConfigErrors."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -31,7 +33,7 @@ def test_yaml_file(tmp_path):
     ("levels = 6\n", "--levels must be a power of two >= 2, got 6"),
     ('backbone = "vgg"\n', "unknown backbone 'vgg' (known: resnet8, resnet50, mobilenetv2)"),
     ('dataset = "imagefolder"\ndata = "/nonexistent/tiny"\n', "dataset not found: /nonexistent/tiny "
-     "(pass --data or set SNN_CIFAR10_ZIP)"),
+     "(pass --data DIR)"),
     ('levels = "8"\n', "levels must be a int, got '8'"),
 ])
 def test_bad_values_are_one_line_config_errors(tmp_path, text, message):
@@ -56,3 +58,27 @@ def test_cli_reports_config_error(tmp_path):
     result = CliRunner().invoke(train_cmd, ["--config", str(cfg)])
     assert type(result.exception) is ConfigError
     assert str(result.exception) == "--levels must be a power of two >= 2, got 12"
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("name", ["mcu.toml", "resnet50-cifar100.toml", "mobilenetv2-cifar100.toml"])
+def test_shipped_configs_are_valid(name):
+    config = make_config(CONFIGS / name)
+    assert config.levels == 8 and config.mapping == "gray"
+
+
+def test_mcu_config_is_the_192_byte_model():
+    config = make_config(CONFIGS / "mcu.toml")
+    assert (config.backbone, config.code_channels, config.train_tail) == ("resnet8", 8, True)
+    assert config.code_channels * 8 * 8 * 3 // 8 == 192
+
+
+def test_tinyimagenet_config_names_its_missing_folder():
+    folder = Path("~/datasets/tiny-imagenet-200").expanduser()
+    if folder.exists():
+        pytest.skip("Tiny-ImageNet is present")
+    with pytest.raises(ConfigError) as err:
+        make_config(CONFIGS / "resnet50-tinyimagenet.toml")
+    assert str(err.value) == "dataset not found: ~/datasets/tiny-imagenet-200 (pass --data DIR)"

@@ -13,8 +13,8 @@ bit channel at every BER:
 Runs whose ``encoder.pt``/``decoder.pt`` exist are only evaluated; ``--train``
 trains the missing ones. The shipped model is evaluated with every baseline
 (unsplit, raw 8-bit split feature); its report and plot go next to it in
-``models/``. The summary goes to ``docs/results/accuracy.{json,md}`` and
-``docs/results/frontier.png``.
+``models/``; its report under Gilbert-Elliott bursts goes to ``docs/results/burst.*``.
+The summary goes to ``docs/results/accuracy.{json,md}`` and ``docs/results/frontier.png``.
 """
 
 import json
@@ -99,6 +99,10 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             write_report(report, report_paths(folder))
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, rows[-1]["accuracy"], strict=True)))
     summary = _summary(rows, shipped)
+    folder = run_dir(SHIPPED, runs_root)
+    log("shipped model under Gilbert-Elliott bursts")
+    burst = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "burst", samples)
+    write_report(burst, report_paths(out, "burst"), title="Shipped model under Gilbert-Elliott bursts")
     blobs = {"accuracy.json": (json.dumps(summary, indent=2) + "\n").encode(),
              "frontier.png": frontier_png(summary),
              "accuracy.md": frontier_markdown(summary, "frontier.png").encode()}

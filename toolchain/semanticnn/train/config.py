@@ -137,7 +137,8 @@ def validate(config):
         raise ConfigError("dataset 'imagefolder' needs a data path (data = \"DIR\" or --data DIR)")
     if config.dataset in ("cifar10-jpeg", "imagefolder") and config.data is not None \
             and not Path(config.data).expanduser().exists():
-        raise ConfigError(f"dataset not found: {config.data} (pass --data or set SNN_CIFAR10_ZIP)")
+        hint = "pass --data or set SNN_CIFAR10_ZIP" if config.dataset == "cifar10-jpeg" else "pass --data DIR"
+        raise ConfigError(f"dataset not found: {config.data} ({hint})")
     if config.levels < 2 or config.levels & (config.levels - 1):
         raise ConfigError(f"--levels must be a power of two >= 2, got {config.levels}")
     if config.mapping not in ("gray", "natural"):

@@ -2,8 +2,8 @@
 
 Two-stage Feature-augmentation Learning on top of a trained backbone:
 
-* base:    the unsplit backbone, ``CE(model(aug(x)), y)`` (skipped when ``base`` names a
-           ``semanticnn-base`` checkpoint to reuse); written to ``OUT/base.pt``.
+* base:    the unsplit backbone, ``CE(model(aug(x)), y)``, written to ``OUT/base.pt``
+           (skipped when ``base`` names a ``semanticnn-base`` checkpoint to reuse).
 * stage 1: the decoder as a denoising autoencoder on channel-corrupted codes,
            ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample.
 * stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + xai_weight * XAI``, the tail
@@ -198,7 +198,7 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
         base = _base_model(run)
         run.record["base_test_acc"] = evaluate_base(base, dataset.test)
         quiet(f"base test accuracy {run.record['base_test_acc']:.4f}")
-        if ctx.is_main:
+        if ctx.is_main and config.base is None:
             save_base(out / "base.pt", base, base_config(config.backbone, split_channels(config.backbone),
                                                          dataset.classes))
         enc, dec = _build_codec(config, base, dataset.classes)
