@@ -138,3 +138,26 @@ def test_entry_point_prints_one_line_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.splitlines() == ["error: --ber: 0.9 is outside [0, 0.5]: a bit error rate is a probability, "
                                 "and above 0.5 inverting the bits does better"]
+
+
+@needs_data
+def test_a_subset_of_methods_gives_the_same_rows(tiny_pair, evaluated):
+    from semanticnn.evaluate.cli import evaluate_files
+
+    _, full = evaluated
+    enc, dec = tiny_pair
+    part = evaluate_files(enc, dec, "0,1e-2,0.1", "iid", samples=50, methods=("unsplit", "split"))
+    assert [m["name"] for m in part["methods"]] == ["unsplit", "split"]
+    by_name = {m["name"]: m for m in full["methods"]}
+    for row in part["methods"]:
+        assert row["correct"] == by_name[row["name"]]["correct"]
+
+
+def test_unknown_method_is_a_config_error(tiny_pair):
+    from semanticnn.evaluate.sweep import run_eval
+    from semanticnn.model.checkpoint import load_decoder, load_encoder
+
+    enc, dec = tiny_pair
+    with pytest.raises(ConfigError) as err:
+        run_eval(load_encoder(enc), load_decoder(dec), load_split(None, "test", 10, 0), (0.0,), methods=("jpeg",))
+    assert str(err.value) == "unknown method 'jpeg' (known: unsplit, split, raw-uint8, raw-int8)"
