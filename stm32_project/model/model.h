@@ -12,9 +12,9 @@
 #define SNN_INPUT_BYTES 3072
 #define SNN_OUTPUT_H 8
 #define SNN_OUTPUT_W 8
-#define SNN_OUTPUT_C 4
-#define SNN_OUTPUT_BYTES 256
-#define SNN_ACTIVATION_BYTES 16640
+#define SNN_OUTPUT_C 8
+#define SNN_OUTPUT_BYTES 512
+#define SNN_ACTIVATION_BYTES 16896
 
 /* int8 input tensor, NHWC; the host writes it before snn_model_run(). */
 extern int8_t snn_input[SNN_INPUT_BYTES];

@@ -10,38 +10,42 @@
 #define SNN_LATENCY_UNIT       1u
 #define SNN_CORE_CLOCK_HZ      16000000u
 
-#define SNN_OUTPUT_ZERO_POINT  (7)
-#define SNN_OUTPUT_CHANNELS    4u
-#define SNN_N_SYMBOLS          256u
+#define SNN_OUTPUT_ZERO_POINT  (11)
+#define SNN_OUTPUT_CHANNELS    8u
+#define SNN_N_SYMBOLS          512u
 #define SNN_LEVELS             8u
 #define SNN_BITS_PER_SYMBOL    3u
 #define SNN_GRAY               1
 
 #define SNN_MTU                51u
-#define SNN_PAYLOAD_BYTES      96u
-#define SNN_MAX_PACKETS        3u
-#define SNN_MODEL_CRC          0xC53C7D57u
+#define SNN_PAYLOAD_BYTES      192u
+#define SNN_MAX_PACKETS        5u
+#define SNN_MODEL_CRC          0xA3E2B0E9u
 
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
-    91,
-    95,
-    80,
-    104,
+    88,
+    88,
+    77,
+    102,
+    98,
+    82,
+    85,
+    82,
 };
 
 /* Decision boundaries B_j (q12) between neighbouring centres. */
 static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
-    -8177,
-    -5549,
-    -2077,
-    1360,
-    4257,
-    6881,
-    9485,
+    -6641,
+    -4193,
+    -1314,
+    1412,
+    3862,
+    6327,
+    8982,
 };
 
-_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 4u,
+_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 8u,
                "one PReLU slope per output channel");
 _Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 7u,
                "L - 1 boundaries");
