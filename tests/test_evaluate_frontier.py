@@ -63,4 +63,5 @@ def test_missing_run_without_train_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setattr(frontier, "ROOT", tmp_path)
     with pytest.raises(ConfigError) as err:
         run_frontier(tmp_path / "runs", tmp_path / "out")
-    assert str(err.value) == f"run 'c1' has no checkpoints in {tmp_path / 'runs' / 'c1'} (pass --train to train it)"
+    folder = tmp_path / "runs" / "c1"
+    assert str(err.value) == f"run 'c1' has no finished checkpoints in {folder} (pass --train to train it)"

@@ -10,7 +10,7 @@ bit channel at every BER:
 * ablations, each one switch off on the shipped configuration: Gray -> natural
   mapping, the XAI term, stage 1, and tail fine-tuning (the paper's frozen tail).
 
-Runs whose ``encoder.pt``/``decoder.pt`` exist are only evaluated; ``--train``
+Finished runs (``train_log.json`` written) are only evaluated; ``--train``
 trains the missing ones. The shipped model is evaluated with every baseline
 (unsplit, raw 8-bit split feature); its report and plot go next to it in
 ``models/``; its report under Gilbert-Elliott bursts goes to ``docs/results/burst.*``.
@@ -84,15 +84,15 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     rows, shipped = [], None
     for name in RUNS:
         folder = run_dir(name, runs_root)
-        if not (folder / "encoder.pt").is_file():
+        if not (folder / "train_log.json").is_file():  # written when a run ends, after its checkpoints
             if not train:
-                raise ConfigError(f"run {name!r} has no checkpoints in {folder} (pass --train to train it)")
+                raise ConfigError(f"run {name!r} has no finished checkpoints in {folder} (pass --train to train it)")
             log(f"training run {name} into {folder}")
             train_run(name, runs_root, threads, log)
         methods = None if name == SHIPPED else ("unsplit", "split")
         report = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "iid",
                                 samples, methods=methods)
-        train_log = json.loads((folder / "train_log.json").read_text()) if (folder / "train_log.json").is_file() else {}
+        train_log = json.loads((folder / "train_log.json").read_text())
         rows.append(_row(name, report, train_log))
         if name == SHIPPED:
             shipped = report
