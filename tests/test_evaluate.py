@@ -161,3 +161,28 @@ def test_unknown_method_is_a_config_error(tiny_pair):
     with pytest.raises(ConfigError) as err:
         run_eval(load_encoder(enc), load_decoder(dec), load_split(None, "test", 10, 0), (0.0,), methods=("jpeg",))
     assert str(err.value) == "unknown method 'jpeg' (known: unsplit, split, raw-uint8, raw-int8)"
+
+
+@needs_data
+def test_unsplit_and_raw_rows_run_the_base_tail_when_given(tiny_pair, tmp_path):
+    """A codec that fine-tuned its tail must not redefine the unsplit reference (regression)."""
+    from semanticnn.evaluate.cli import evaluate_files
+    from semanticnn.model.backbone import build_backbone
+    from semanticnn.model.checkpoint import base_config, load_decoder, load_encoder, save_base
+
+    enc_path, dec_path = tiny_pair
+    enc, dec = load_encoder(enc_path), load_decoder(dec_path)
+    base = build_backbone("resnet8", 16, 10)
+    base.stem.load_state_dict(enc.stem.state_dict())
+    base.tail.load_state_dict(dec.tail.state_dict())
+    with torch.no_grad():
+        base.tail.fc.weight.zero_()
+        base.tail.fc.bias.copy_(torch.arange(10.0))  # always class 9
+    base_path = save_base(tmp_path / "base.pt", base, base_config())
+    images, labels = load_split(None, "test", 50, 0)
+    report = evaluate_files(enc_path, dec_path, "0", "iid", samples=50, base=base_path)
+    rows = {m["name"]: m for m in report["methods"]}
+    expected = int((labels == 9).sum())
+    assert rows["unsplit"]["correct"] == [expected]
+    assert rows["raw-uint8"]["correct"] == [expected] and rows["raw-int8"]["correct"] == [expected]
+    assert report["base"] == str(base_path)

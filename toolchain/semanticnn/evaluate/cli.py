@@ -11,14 +11,14 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None,
-                   methods=None):
+                   methods=None, base=None):
     """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
     import torch
 
     from semanticnn.evaluate.link import check_channel
     from semanticnn.evaluate.report import report_paths, write_report
     from semanticnn.evaluate.sweep import parse_bers, run_eval
-    from semanticnn.model.checkpoint import load_decoder, load_encoder
+    from semanticnn.model.checkpoint import load_base, load_decoder, load_encoder
     from semanticnn.train.tensors import load_split
 
     ber_list = parse_bers(bers)
@@ -28,8 +28,9 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     torch.set_flush_denormal(True)
     test = load_split(data, "test", samples, seed)
     calib, _ = load_split(data, "train", CALIB_IMAGES, seed)
-    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods)
-    report.update(encoder=str(encoder), decoder=str(decoder))
+    ref = load_base(base) if base is not None else None
+    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref)
+    report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base))
     if out is not None:
         write_report(report, report_paths(out))
     return report
@@ -48,14 +49,17 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write eval.json, eval.md and accuracy_vs_ber.png here.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subset and the channel.")
-def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed):
+@click.option("--base", type=_FILE, default=None,
+              help="base.pt of the unsplit model: its tail runs the unsplit and raw rows (needed when the "
+                   "decoder fine-tuned its tail).")
+def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, base):
     """Accuracy vs BER of the split model and its baselines over a bit-level channel."""
     from rich.console import Console
 
     from semanticnn.evaluate.report import rich_table
 
     report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed,
-                            log=lambda m: click.echo(m, err=True))
+                            log=lambda m: click.echo(m, err=True), base=base)
     Console().print(rich_table(report))
     if out is not None:
         click.echo(f"wrote {out}")

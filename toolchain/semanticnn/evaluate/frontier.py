@@ -89,9 +89,9 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
                 raise ConfigError(f"run {name!r} has no finished checkpoints in {folder} (pass --train to train it)")
             log(f"training run {name} into {folder}")
             train_run(name, runs_root, threads, log)
-        methods = None if name == SHIPPED else ("unsplit", "split")
+        methods = None if name == SHIPPED else ("split",)
         report = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "iid",
-                                samples, methods=methods)
+                                samples, methods=methods, base=ROOT / "models" / "base.pt")
         train_log = json.loads((folder / "train_log.json").read_text())
         rows.append(_row(name, report, train_log))
         if name == SHIPPED:
@@ -101,7 +101,8 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     summary = _summary(rows, shipped)
     folder = run_dir(SHIPPED, runs_root)
     log("shipped model under Gilbert-Elliott bursts")
-    burst = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "burst", samples)
+    burst = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "burst", samples,
+                           base=ROOT / "models" / "base.pt")
     write_report(burst, report_paths(out, "burst"), title="Shipped model under Gilbert-Elliott bursts")
     blobs = {"accuracy.json": (json.dumps(summary, indent=2) + "\n").encode(),
              "frontier.png": frontier_png(summary),

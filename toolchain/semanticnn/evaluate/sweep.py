@@ -70,13 +70,18 @@ class Batch:
 
 @dataclass(frozen=True)
 class Setup:
-    """What every method needs: models, fitted raw quantisers, channel, seed."""
+    """What every method needs: models, fitted raw quantisers, channel, seed.
+
+    ``reference_tail`` is the unsplit model's tail: the decoder's own tail unless the
+    codec fine-tuned it, in which case the caller passes the base model's.
+    """
 
     encoder: torch.nn.Module
     decoder: torch.nn.Module
     quantizers: dict
     channel: str
     seed: int
+    reference_tail: torch.nn.Module
 
 
 def _through(setup, t, levels, mapping, ber, batch, key):
@@ -88,7 +93,7 @@ def _through(setup, t, levels, mapping, ber, batch, key):
 
 def _unsplit(setup, batch, ber, key):
     """``tail(stem(x))``: nothing crosses the channel."""
-    return setup.decoder.tail(batch.feature)
+    return setup.reference_tail(batch.feature)
 
 
 def _split(setup, batch, ber, key):
@@ -104,7 +109,7 @@ def _raw(name):
     def predict(setup, batch, ber, key):
         quantizer = setup.quantizers[name]
         data = _through(setup, quantizer.encode(batch.feature), 256, "natural", ber, batch, key)
-        return setup.decoder.tail(quantizer.decode(data))
+        return setup.reference_tail(quantizer.decode(data))
     return predict
 
 
@@ -177,11 +182,13 @@ def _method_rows(encoder, bers, correct, n, methods):
 
 @torch.no_grad()
 def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=None,
-             batch_size=500, log=None, methods=None):
+             batch_size=500, log=None, methods=None, base=None):
     """Accuracy of every method of ``methods`` (default: all of ``METHODS``) at every BER.
 
     ``data`` is ``(images uint8 [N, 3, 32, 32], labels [N])``; ``calib_images`` (uint8,
-    default: ``data``'s images) fix the raw baselines' quantisation range. Returns the
+    default: ``data``'s images) fix the raw baselines' quantisation range. ``base`` is the
+    unsplit backbone (``load_base``): the unsplit and raw rows run its tail, which a codec
+    trained with ``train_tail`` no longer shares (default: the decoder's tail). Returns the
     report dict.
     """
     methods = tuple(METHODS) if methods is None else tuple(methods)
@@ -195,7 +202,8 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     t0 = time.time()
     x, y = data
     calib = _stem_features(encoder, x if calib_images is None else calib_images, batch_size)
-    setup = Setup(encoder, decoder, calibrate(calib), channel, seed)
+    reference_tail = decoder.tail if base is None else base.eval().tail
+    setup = Setup(encoder, decoder, calibrate(calib), channel, seed, reference_tail)
     correct = {name: [0] * len(bers) for name in methods}
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
