@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from semanticnn.atomic_file import write_atomic
 from semanticnn.bench.commands import Board
 from semanticnn.bench.reference import HostReference
 from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
@@ -247,23 +247,9 @@ def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
     }
 
 
-def _write_atomic(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(report, path):
     """Write ``report`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    _write_atomic(path, json.dumps(report, indent=2) + "\n")
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
 
 
 def _rows(report):
@@ -350,7 +336,7 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
     if json_out is not None:
         write_json(report, json_out)
     if markdown_out is not None:
-        _write_atomic(markdown_out, render_markdown(report))
+        write_atomic(markdown_out, render_markdown(report))
     print_report(report, console)
     if strict and report["bit_exact"] != report["samples"]:
         bad = report["samples"] - report["bit_exact"]

@@ -77,9 +77,10 @@ def _row(name, report, train_log):
 
 def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print):
     """Evaluate (and with ``train``, first train) every run; write the summary; return it."""
+    from semanticnn.atomic_file import write_atomic
     from semanticnn.evaluate.cli import evaluate_files
     from semanticnn.evaluate.frontier_report import frontier_markdown, frontier_png
-    from semanticnn.evaluate.report import report_paths, write_atomic, write_report
+    from semanticnn.evaluate.report import report_paths, write_report
 
     rows, shipped = [], None
     for name in RUNS:

@@ -6,11 +6,11 @@ the smallest non-zero BER, with its tick labelled ``0`` and a break mark.
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
-__all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report", "write_atomic",
+from semanticnn.atomic_file import write_atomic
+
+__all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report",
            "ber_text", "x_positions"]
 
 _FILES = {"json": "eval.json", "md": "eval.md", "png": "accuracy_vs_ber.png"}
@@ -111,21 +111,6 @@ def report_paths(out_dir, stem=None):
     if stem is None:
         return {k: out_dir / name for k, name in _FILES.items()}
     return {k: out_dir / f"{stem}.{k}" for k in _FILES}
-
-
-def write_atomic(path, data):
-    """Write bytes ``data`` to ``path`` through a temp file + ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_report(report, paths, title=None):

@@ -7,12 +7,12 @@ Saved with ``torch.save`` through a temp file + ``os.replace`` (never half-writt
 loaded with ``torch.load(path, weights_only=True)``.
 """
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import torch
 
+from semanticnn.atomic_file import write_atomic
 from semanticnn.errors import CheckpointError, SnnError
 from semanticnn.model.backbone import build_backbone
 from semanticnn.model.codec import SplitDecoder, SplitEncoder
@@ -40,19 +40,10 @@ def _build_base(config):
 
 
 def atomic_save(obj, path):
-    """``torch.save`` to a temp file beside ``path``, then rename over it; returns the Path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """``torch.save`` of ``obj`` written to ``path`` atomically; returns the Path."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return write_atomic(path, buf.getvalue())
 
 
 def _save(path, fmt, module, metadata, config=None):

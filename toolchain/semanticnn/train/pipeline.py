@@ -16,13 +16,13 @@ stage, ``train_log.json`` at the end, and ``train_state.pt`` after every epoch s
 
 import datetime
 import json
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
+from semanticnn.atomic_file import write_atomic
 from semanticnn.errors import ConfigError
 from semanticnn.model.backbone import build_backbone, split_channels
 from semanticnn.model.checkpoint import base_config, load_base, save_base, save_decoder, save_encoder
@@ -103,12 +103,6 @@ def _save_codec(out, encoder, decoder, metadata):
     decoder.centres.copy_(encoder.quantizer.centres().detach())
     save_encoder(out / "encoder.pt", encoder, metadata)
     save_decoder(out / "decoder.pt", decoder, metadata)
-
-
-def _write_json(path, obj):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
 
 
 class _Run:
@@ -220,6 +214,6 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     run.record["prelu_slopes"] = enc.prelu_slopes().tolist()
     run.record["train_seconds"] = run.record.get("train_seconds", 0.0) + time.time() - t_start
     if ctx.is_main:
-        _write_json(out / "train_log.json", run.record)
+        write_atomic(out / "train_log.json", json.dumps(run.record, indent=2))
     ctx.close()
     return run.record
