@@ -1,6 +1,6 @@
 """Symbol <-> code word mapping and MSB-first bit packing (docs/design.md).
 
-Mirror of the C stage in ``firmware_templates/src/sq.c``: symbol ``i`` of
+Mirror of the C stage in ``toolchain/semanticnn/firmware/templates/src/sq.c``: symbol ``i`` of
 ``k = log2(L)`` bits becomes the code word ``c = i`` (natural) or
 ``c = i ^ (i >> 1)`` (Gray); code words are packed MSB-first, the last byte
 padded with zero bits, ``payload_bytes = ceil(n * k / 8)``.

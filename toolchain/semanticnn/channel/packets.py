@@ -7,7 +7,7 @@ bytes::
 
 ``crc8`` (poly 0x07, init 0, no reflection, no xor-out) covers header bytes 0..5
 only, so payload bit errors reach the decoder. Mirror of ``snn_packetize`` in
-``firmware_templates/src/sq.c``.
+``toolchain/semanticnn/firmware/templates/src/sq.c``.
 """
 
 import struct

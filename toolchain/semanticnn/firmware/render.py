@@ -7,6 +7,7 @@ Rendering is pure (nanopb style): it reads templates and returns text; only
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -16,7 +17,8 @@ from semanticnn import __version__
 
 __all__ = ["TEMPLATES_DIR", "model_context", "render_model", "render_template", "write_tree"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "firmware_templates"
+# Shipped inside the package (pyproject package-data), so a wheel renders as a checkout does.
+TEMPLATES_DIR = Path(str(resources.files("semanticnn.firmware") / "templates"))
 VALUES_PER_LINE = 16
 
 
@@ -31,7 +33,7 @@ def _environment():
 
 
 def render_template(name: str, context: dict) -> str:
-    """Render ``firmware_templates/<name>`` with ``context``."""
+    """Render ``templates/<name>`` with ``context``."""
     return _environment().get_template(name).render(tool_version=__version__, **context)
 
 

@@ -1,4 +1,4 @@
-"""Integer SQ stage: Python mirror of ``firmware_templates/src/sq.c`` (docs/design.md).
+"""Integer SQ stage: Python mirror of ``toolchain/semanticnn/firmware/templates/src/sq.c`` (docs/design.md).
 
 From the int8 GDN output ``q`` (NHWC, zero point ``z``) to symbol indices::
 
