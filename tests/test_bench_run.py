@@ -160,17 +160,6 @@ def test_run_bench_rejects_zero_samples(tmp_path):
         run_bench(tmp_path, samples=0)
 
 
-QEMU_PROJECT = os.environ.get("SNN_BENCH_QEMU_PROJECT")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not QEMU_PROJECT, reason="set SNN_BENCH_QEMU_PROJECT to an exported qemu-m7 project")
-def test_real_firmware_in_qemu_is_bit_exact(tmp_path):
-    report = run_bench(QEMU_PROJECT, samples=3, json_out=tmp_path / "bench.json")
-    assert report["bit_exact"] == 3
-    assert report["latency"]["unit"] == "instructions"
-
-
 def test_cli_needs_a_board():
     from click.testing import CliRunner
 

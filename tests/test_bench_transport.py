@@ -1,3 +1,4 @@
+import errno
 import os
 import re
 import shutil
@@ -32,10 +33,20 @@ def test_busy_port_message():
     assert str(info.value) == f"serial port {path} is busy: close the program using it (screen, minicom, ...)"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root opens any file")
-def test_permission_denied_message(tmp_path):
+def test_permission_denied_message(tmp_path, monkeypatch):
+    """The kernel's EACCES on open (faked: root may open any file) becomes the dialout hint."""
+    import serial.serialposix
+
     path = tmp_path / "ttyLOCKED"
-    path.touch(mode=0o000)
+    path.touch()
+    real_open = os.open
+
+    def open_denied(name, *args, **kwargs):
+        if name == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(serial.serialposix.os, "open", open_denied)
     with pytest.raises(BoardError) as info:
         open_transport(str(path))
     assert str(info.value) == (

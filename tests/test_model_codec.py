@@ -1,9 +1,9 @@
 """Layers and codec: GDN formula, BN folding in export_module, BER-aware decoder."""
 
 import numpy as np
-import pytest
 import torch
 
+from semanticnn.firmware import sq
 from semanticnn.model.codec import (
     SplitDecoder,
     SplitEncoder,
@@ -92,7 +92,6 @@ def test_decoder_shapes_and_ber_sensitivity():
 
 def test_indices_agree_with_integer_sq_stage():
     """The float quantiser and the integer SQ mirror pick the same symbols (fine int8 grid)."""
-    sq = pytest.importorskip("semanticnn.firmware.sq")
     torch.manual_seed(0)
     enc = SplitEncoder(encoder_config(code_channels=4, levels=8)).eval()
     with torch.no_grad():
