@@ -5,16 +5,20 @@ Each packet is lost independently with probability ``rate``
 packet is None, which ``packets.reassemble`` treats as missing: its bytes stay
 zero and False in ``Reassembled.received``. ``received_symbols`` lifts that byte
 mask to symbols: symbol ``j`` occupies bits ``[j k, (j + 1) k)`` of the stream
-and arrived only if every one of those bits did.
+and arrived only if every one of those bits did. ``symbol_packets`` gives, for
+every symbol, the first and last packet its bits lie in (payload of
+``mtu - HEADER_BYTES`` bytes a packet), which batched training uses to erase the
+symbols of lost packets without building packets.
 """
 
 import numpy as np
 import torch
 
 from semanticnn.channel.models import make_generator
+from semanticnn.channel.packets import HEADER_BYTES
 from semanticnn.errors import ConfigError
 
-__all__ = ["erasure_mask", "erase_packets", "received_symbols"]
+__all__ = ["erasure_mask", "erase_packets", "received_symbols", "symbol_packets"]
 
 
 def erasure_mask(n_packets: int, rate: float, generator=None) -> np.ndarray:
@@ -36,3 +40,10 @@ def received_symbols(received: np.ndarray, n_symbols: int, k: int) -> np.ndarray
     if bits.size != n_symbols * k:
         raise ValueError(f"mask covers {bits.size} bits, {n_symbols} symbols of {k} bits need {n_symbols * k}")
     return bits.reshape(n_symbols, k).all(axis=1)
+
+
+def symbol_packets(n_symbols: int, k: int, mtu: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, last)`` packet index of each symbol's ``k`` bits, payload ``mtu - 7`` bytes a packet."""
+    per_packet = mtu - HEADER_BYTES
+    start = np.arange(n_symbols) * k
+    return (start // 8) // per_packet, ((start + k - 1) // 8) // per_packet

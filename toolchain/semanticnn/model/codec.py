@@ -4,12 +4,15 @@ Encoder (device), for an image ``x = pixel / 255`` [B, 3, 32, 32]:
 
     f = stem(x)                                   split feature [B, 16, 32, 32]
     g = GDN(conv_k4s4(f))                         [B, C, 8, 8]   (end of the int8 graph)
+      or GDN(conv_k2s2(relu(conv_k2s2(f))))       with ``conv_hidden`` > 0 channels between
     p = PReLU(g)                                  per-channel slope a_c
     y = p / sqrt(mean(p^2))                       power norm over each sample's tensor
     y_hat, idx = SoftQuantizer(y)                 L sorted centres, idx in 0..L-1
 
-Decoder (edge), for dequantised symbols ``v = c[idx]`` and the link BER:
+Decoder (edge), for dequantised symbols ``v = c[idx]``, the receiver's BER estimate and
+the mask ``m`` of symbols erased with their packets:
 
+    h = [v * (1 - m), m]                           (``erasure_input``; else ``v * (1 - m)``)
     h = gate_k(block_k(h), f(BER))                 4 blocks: conv/convT + IGDN + PReLU + BER gate
     f_hat = relu(conv3x3(h))                       rebuilt split feature [B, 16, 32, 32]
     logits = tail(f_hat)                           frozen backbone tail
@@ -28,25 +31,35 @@ from semanticnn.model.quantizer import SoftQuantizer
 
 __all__ = [
     "SplitEncoder", "SplitDecoder", "EncoderOut", "encoder_config", "decoder_config",
-    "fold_bn", "power_normalize",
+    "fold_bn", "power_normalize", "UNKNOWN_BER",
 ]
 
+UNKNOWN_BER = 1e-2  # the estimate a receiver tells the decoder when it knows nothing of its link
 
-def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8"):
-    """Return the encoder config dict (keys fixed by docs/design.md)."""
+
+def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8",
+                   conv_hidden=0):
+    """Return the encoder config dict (keys fixed by docs/design.md).
+
+    ``conv_hidden`` 0 is the paper's single conv k4 s4; N > 0 is two k2 s2 convs with N
+    channels and a ReLU between them (same 4x4 footprint, a deeper device encoder).
+    """
     return {
         "backbone": backbone, "input_shape": [3, 32, 32], "stem_channels": stem_channels,
-        "code_channels": code_channels, "levels": levels, "mapping": mapping,
+        "code_channels": code_channels, "levels": levels, "mapping": mapping, "conv_hidden": conv_hidden,
     }
 
 
 def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
-                   backbone="resnet8", hidden=64, classes=10):
-    """Return the decoder config dict: what SplitDecoder needs to rebuild itself."""
+                   backbone="resnet8", hidden=64, classes=10, erasure_input=False):
+    """Return the decoder config dict: what SplitDecoder needs to rebuild itself.
+
+    ``erasure_input``: the erasure mask enters the first block as C extra channels.
+    """
     return {
         "backbone": backbone, "stem_channels": stem_channels, "code_channels": code_channels,
         "levels": levels, "mapping": mapping, "hidden": hidden, "classes": classes,
-        "code_shape": [code_channels, 8, 8],
+        "code_shape": [code_channels, 8, 8], "erasure_input": erasure_input,
     }
 
 
@@ -87,7 +100,12 @@ class SplitEncoder(nn.Module):
         self.config = dict(config)
         s, c = config["stem_channels"], config["code_channels"]
         self.stem = build_backbone(config["backbone"], s).stem
-        self.conv = nn.Conv2d(s, c, kernel_size=4, stride=4)
+        hidden = config.get("conv_hidden", 0)
+        if hidden:
+            self.conv = nn.Sequential(nn.Conv2d(s, hidden, 2, stride=2), nn.ReLU(),
+                                      nn.Conv2d(hidden, c, 2, stride=2))
+        else:
+            self.conv = nn.Conv2d(s, c, kernel_size=4, stride=4)
         self.gdn = GDN(c)
         self.prelu = nn.PReLU(c, init=0.25)
         self.quantizer = SoftQuantizer(config["levels"])
@@ -101,7 +119,7 @@ class SplitEncoder(nn.Module):
         return EncoderOut(feature, g, y, q.values, q.indices)
 
     def export_module(self):
-        """Float module image -> stem (BN folded) -> conv k4s4 -> GDN, eval mode."""
+        """Float module image -> stem (BN folded) -> conv(s) to the code -> GDN, eval mode."""
         stem_conv = fold_bn(self.stem.conv, self.stem.bn)
         module = nn.Sequential(stem_conv, copy.deepcopy(self.stem.relu), copy.deepcopy(self.conv),
                                FrozenGDN(self.gdn))
@@ -140,18 +158,26 @@ class SplitDecoder(nn.Module):
         super().__init__()
         self.config = dict(config)
         c, h, s = config["code_channels"], config["hidden"], config["stem_channels"]
+        self.erasure_input = bool(config.get("erasure_input", False))
         self.blocks = nn.ModuleList([
-            _DecBlock(c, h, False), _DecBlock(h, h, False),
+            _DecBlock(2 * c if self.erasure_input else c, h, False), _DecBlock(h, h, False),
             _DecBlock(h, h // 2, True), _DecBlock(h // 2, h // 2, True),
         ])
         self.out = nn.Conv2d(h // 2, s, 3, padding=1)
         self.tail = build_backbone(config["backbone"], s, config["classes"]).tail
         self.register_buffer("centres", torch.linspace(-1.75, 1.75, config["levels"]))
 
-    def reconstruct(self, values, ber):
-        """Rebuild the split feature [B, 16, 32, 32] from centre values [B, C, 8, 8]."""
+    def reconstruct(self, values, ber, erased=None):
+        """Rebuild the split feature [B, 16, 32, 32] from centre values [B, C, 8, 8].
+
+        ``ber`` is the receiver's estimate (float or [B]); ``erased`` (bool, like
+        ``values``) marks symbols whose packet never arrived: their values are zeroed.
+        """
         bf = ber_feature(ber, values.shape[0], values.device)
-        h = values
+        mask = torch.zeros_like(values) if erased is None else erased.to(values.dtype)
+        h = values * (1.0 - mask)
+        if self.erasure_input:
+            h = torch.cat([h, mask], dim=1)
         for block in self.blocks:
             h = block(h, bf)
         return torch.relu(self.out(h))
@@ -160,10 +186,10 @@ class SplitDecoder(nn.Module):
         """Centre values ``c[indices]`` with the centres stored in the checkpoint."""
         return self.centres[indices]
 
-    def forward(self, values, ber):
-        """Logits from centre values [B, C, 8, 8] and BER (float or [B])."""
-        return self.tail(self.reconstruct(values, ber))
+    def forward(self, values, ber, erased=None):
+        """Logits from centre values [B, C, 8, 8], a BER estimate (float or [B]) and erasures."""
+        return self.tail(self.reconstruct(values, ber, erased))
 
-    def classify_indices(self, indices, ber):
+    def classify_indices(self, indices, ber, erased=None):
         """Logits from received symbol indices [B, C, 8, 8] (NCHW)."""
-        return self(self.dequantize(indices), ber)
+        return self(self.dequantize(indices), ber, erased)

@@ -55,6 +55,11 @@ class TrainConfig:
     xai_steps: int = 4               # Integrated-Gradients steps
     xai_samples: int = 32            # sub-batch the XAI term is computed on
     train_tail: bool = False         # fine-tune the tail in stage 2 (False = paper)
+    encoder_hidden: int = 0          # 0: conv k4 s4 to the code; N: two k2 s2 convs, N channels between
+    kd_weight: float = 0.0           # stage 2 distillation from the unsplit logits (0 = off)
+    kd_temperature: float = 4.0
+    ber_jitter: float = 0.0          # decoder told BER * 2^U(-j, j): robust to a wrong estimate
+    erasure_max: float = 0.0         # packet loss rate up to this in training; > 0 adds the mask input
     base: str | None = None          # reuse this semanticnn-base checkpoint
     out: str = "models"
     device: str = "auto"             # auto | cpu | cuda | cuda:N
@@ -150,8 +155,13 @@ def validate(config):
         raise ConfigError(f"--ber-max must be in [0, 0.5], got {config.ber_max}")
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
-    if config.xai_weight < 0:
-        raise ConfigError(f"--xai-weight must be >= 0, got {config.xai_weight}")
+    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
+    if config.kd_temperature <= 0:
+        raise ConfigError(f"--kd-temperature must be > 0, got {config.kd_temperature}")
+    if not 0.0 <= config.erasure_max <= 1.0:
+        raise ConfigError(f"--erasure-max must be in [0, 1], got {config.erasure_max}")
     if config.limit is not None and config.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {config.limit}")
     if config.base is not None and not Path(config.base).expanduser().is_file():

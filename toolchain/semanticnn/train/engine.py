@@ -5,8 +5,14 @@ that DDP sees every trainable parameter through ``forward``:
 
 * base:    ``CE(model(aug(x)), y)`` (label smoothing 0.05), SGD + Nesterov, one-cycle LR.
 * stage 1: ``MSE(dec(c[flip(idx)], BER), stem(x))`` (denoising decoder), Adam, one-cycle.
-* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + extra_loss(batch)``, Adam, one-cycle;
-           ``extra_loss`` is the XAI hook (``train.xai.make_xai_loss``).
+* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + kd T^2 KL(p_T(teacher) || p_T(tail(f_hat)))
+           + extra_loss(batch)``, Adam, one-cycle; the teacher is the unsplit model's tail on the clean
+           split feature, ``extra_loss`` the XAI hook (``train.xai.make_xai_loss``).
+
+The training link (``TrainLink``) draws a true BER per sample for the bit channel, tells
+the decoder an estimate off by up to ``2^ber_jitter`` either way, and loses each packet of
+a sample with probability ``U(0, erasure_max)`` (half the samples lose none), erasing the
+symbols whose bits it carried.
 
 Randomness (shuffle, augmentation, per-sample BER, channel noise) is drawn from one
 seeded generator for the whole global batch on every rank, then each rank keeps its
@@ -16,16 +22,52 @@ state (``train.state``); ``start_epoch`` resumes inside a stage.
 
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semanticnn.channel.bits import bits_per_symbol
+from semanticnn.channel.erasure import symbol_packets
+from semanticnn.channel.packets import DEFAULT_MTU
 from semanticnn.train.loops import noisy_values, sample_ber
 from semanticnn.train.tensors import augment, batches
 
-__all__ = ["BaseStep", "Stage1Step", "Stage2Step", "StageRun", "run_stage", "base_optimizer",
-           "codec_optimizer", "codec_train_mode", "sigma_schedule"]
+__all__ = ["BaseStep", "Stage1Step", "Stage2Step", "StageRun", "TrainLink", "run_stage", "base_optimizer",
+           "codec_optimizer", "codec_train_mode", "sigma_schedule", "told_ber", "packet_erasures"]
+
+
+@dataclass(frozen=True)
+class TrainLink:
+    """The link stages 1 and 2 train through (see the module docstring)."""
+
+    ber_max: float
+    ber_jitter: float = 0.0     # log2 of the largest factor between told and true BER
+    erasure_max: float = 0.0    # largest per-packet loss rate
+    mtu: int = DEFAULT_MTU
+
+
+def told_ber(ber, jitter, gen):
+    """The decoder's BER estimate: ``ber * 2^u``, ``u ~ U(-jitter, jitter)``; ``ber`` itself at 0."""
+    if jitter <= 0:
+        return ber
+    return ber * 2.0 ** ((2 * torch.rand(len(ber), generator=gen) - 1) * jitter)
+
+
+def packet_erasures(indices, levels, erasure_max, mtu, gen):
+    """Bool like ``indices`` [B, C, H, W]: symbols whose packet was lost.
+
+    Symbols are sent in NHWC order; each packet of a sample is lost with the sample's
+    rate ``r`` (0 for half the samples, else ``U(0, erasure_max)``).
+    """
+    b, c, h, w = indices.shape
+    first, last = symbol_packets(c * h * w, bits_per_symbol(levels), mtu)
+    rate = torch.rand(b, generator=gen) * erasure_max
+    rate = torch.where(torch.rand(b, generator=gen) < 0.5, torch.zeros(b), rate)
+    lost = torch.rand(b, int(last[-1]) + 1, generator=gen) < rate[:, None]
+    erased = lost[:, torch.from_numpy(first)] | lost[:, torch.from_numpy(last)]
+    return erased.view(b, h, w, c).permute(0, 3, 1, 2).to(indices.device)
 
 
 class BaseStep(nn.Module):
@@ -49,27 +91,45 @@ class Stage1Step(nn.Module):
         self.decoder = decoder
 
     def forward(self, images, labels, ber, channel):
-        """Loss of one local batch; ``channel(encoder, out)`` gives the received values."""
+        """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
         out = self.encoder(images)
-        rebuilt = self.decoder.reconstruct(channel(self.encoder, out), ber)
+        values, erased = channel(self.encoder, out)
+        rebuilt = self.decoder.reconstruct(values, ber, erased)
         return F.mse_loss(rebuilt, out.feature)
 
 
-class Stage2Step(nn.Module):
-    """``forward -> CE(tail(rebuilt)) + 0.5 MSE(rebuilt, feature) + extra_loss(batch)``."""
+def distillation(logits, teacher_logits, temperature):
+    """``T^2 KL(softmax(t / T) || softmax(s / T))``, batch mean (Hinton et al., 2015)."""
+    log_p = F.log_softmax(logits / temperature, dim=1)
+    q = F.softmax(teacher_logits / temperature, dim=1)
+    return temperature ** 2 * F.kl_div(log_p, q, reduction="batchmean")
 
-    def __init__(self, encoder, decoder, extra_loss=None):
+
+class Stage2Step(nn.Module):
+    """``forward -> CE(tail(rebuilt)) + 0.5 MSE(rebuilt, feature) + kd KD + extra_loss(batch)``.
+
+    ``teacher`` is the unsplit model's frozen tail, run on the clean split feature.
+    """
+
+    def __init__(self, encoder, decoder, extra_loss=None, teacher=None, kd_weight=0.0, kd_temperature=4.0):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.extra_loss = extra_loss
+        self.teacher = teacher
+        self.kd_weight, self.kd_temperature = kd_weight, kd_temperature
 
     def forward(self, images, labels, ber, channel):
-        """Loss of one local batch; ``channel(encoder, out)`` gives the received values."""
+        """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
         out = self.encoder(images)
-        rebuilt = self.decoder.reconstruct(channel(self.encoder, out), ber)
+        values, erased = channel(self.encoder, out)
+        rebuilt = self.decoder.reconstruct(values, ber, erased)
         logits = self.decoder.tail(rebuilt)
         loss = F.cross_entropy(logits, labels) + 0.5 * F.mse_loss(rebuilt, out.feature)
+        if self.teacher is not None and self.kd_weight > 0:
+            with torch.no_grad():
+                teacher_logits = self.teacher(out.feature)
+            loss = loss + self.kd_weight * distillation(logits, teacher_logits, self.kd_temperature)
         if self.extra_loss is not None:
             loss = loss + self.extra_loss({"images": images, "labels": labels, "encoder_out": out,
                                            "rebuilt": rebuilt, "logits": logits, "ber": ber})
@@ -129,36 +189,41 @@ def steps_per_epoch(n, batch_size):
     return math.ceil(n / batch_size)
 
 
-def _global_channel(ctx, ber_global, gen):
-    """Channel noise drawn for the whole global batch at ``ber_global``; this rank keeps its rows."""
+def _global_channel(ctx, ber_global, link, gen):
+    """Channel noise and erasures drawn for the whole global batch; this rank keeps its rows.
+
+    ``channel(encoder, out) -> (values, erased)``; ``erased`` is None without erasures.
+    """
     n_global = len(ber_global)
     part = ctx.shard(n_global)
 
     def channel(encoder, out):
-        if not ctx.distributed:
-            return noisy_values(encoder, out, ber_global, gen)
         full = out.indices.new_zeros((n_global, *out.indices.shape[1:]))
         full[part] = out.indices
         padded = out._replace(indices=full, values=out.values.new_zeros(full.shape))
         corrupted = noisy_values(encoder, padded, ber_global, gen)[part]
-        return out.values + (corrupted - out.values).detach()
+        erased = None
+        if link.erasure_max > 0:
+            erased = packet_erasures(full, encoder.config["levels"], link.erasure_max, link.mtu, gen)[part]
+        return out.values + (corrupted - out.values).detach(), erased
     return channel
 
 
-def run_epoch(run, data, batch_size, ber_max, gen, ctx, progress=None):
-    """One shuffled epoch of ``run``; returns the mean loss over the global batches."""
+def run_epoch(run, data, batch_size, link, gen, ctx, progress=None):
+    """One shuffled epoch of ``run`` through ``link``; returns the mean loss over the global batches."""
     x, y = data
     total, count = 0.0, 0
     task = progress.add_task(run.name, total=steps_per_epoch(len(x), batch_size)) if progress else None
     for gidx in batches(len(x), batch_size, gen):
         n = len(gidx)
         images = augment(x[gidx], gen)
-        ber = sample_ber(n, ber_max, gen)
+        ber = sample_ber(n, link.ber_max, gen)
+        told = told_ber(ber, link.ber_jitter, gen)
         if n < ctx.world:  # a last global batch too small to give every rank a sample
             continue
         part, dev = ctx.shard(n), ctx.device
-        loss = run.step(images[part].to(dev), y[gidx][part].to(dev), ber[part].to(dev),
-                        _global_channel(ctx, ber, gen))
+        loss = run.step(images[part].to(dev), y[gidx][part].to(dev), told[part].to(dev),
+                        _global_channel(ctx, ber, link, gen))
         n_local = part.stop - part.start
         scaled = loss * ctx.loss_scale(n_local, n)
         run.opt.zero_grad(set_to_none=True)
@@ -175,7 +240,7 @@ def run_epoch(run, data, batch_size, ber_max, gen, ctx, progress=None):
     return total / max(count, 1)
 
 
-def run_stage(run, data, batch_size, ber_max, gen, ctx, start_epoch=0, after_epoch=None,
+def run_stage(run, data, batch_size, link, gen, ctx, start_epoch=0, after_epoch=None,
               progress=None, log=print):
     """Epochs ``start_epoch..run.epochs-1``; ``after_epoch(epoch_done, history_row)`` checkpoints."""
     history = []
@@ -184,7 +249,7 @@ def run_stage(run, data, batch_size, ber_max, gen, ctx, start_epoch=0, after_epo
             run.on_epoch(epoch)
         run.train_mode()
         t0 = time.time()
-        loss = run_epoch(run, data, batch_size, ber_max, gen, ctx,
+        loss = run_epoch(run, data, batch_size, link, gen, ctx,
                          progress if ctx.is_main else None)
         row = {"epoch": epoch + 1, "loss": loss, "seconds": time.time() - t0}
         history.append(row)

@@ -6,14 +6,16 @@ Two-stage Feature-augmentation Learning on top of a trained backbone:
            (skipped when ``base`` names a ``semanticnn-base`` checkpoint to reuse).
 * stage 1: the decoder as a denoising autoencoder on channel-corrupted codes,
            ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample.
-* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + xai_weight * XAI``, the tail
-           frozen (or fine-tuned with ``train_tail``).
+* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + kd_weight * KD + xai_weight * XAI``,
+           the tail frozen (or fine-tuned with ``train_tail``); KD distils the unsplit model's
+           logits on the clean split feature.
 
 Writes ``encoder.pt`` and ``decoder.pt`` (docs/design.md format) after each codec
 stage, ``train_log.json`` at the end, and ``train_state.pt`` after every epoch so that
 ``resume=True`` continues an interrupted run with the same result.
 """
 
+import copy
 import datetime
 import json
 import time
@@ -43,18 +45,22 @@ STAGES = ("base", "stage1", "stage2")
 def _build_codec(config, base, classes):
     stem = split_channels(config.backbone)
     enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
-                                      config.backbone))
+                                      config.backbone, config.encoder_hidden))
     enc.stem.load_state_dict(base.stem.state_dict())
     freeze_(enc.stem)
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
-                                      config.backbone, config.hidden, classes))
+                                      config.backbone, config.hidden, classes, config.erasure_max > 0))
     dec.tail.load_state_dict(base.tail.state_dict())
     freeze_(dec.tail)
     return enc, dec
 
 
 def _stage_run(name, config, ctx, modules, n_train):
-    """StageRun of stage ``name`` over ``modules`` (base: (model,), codec: (enc, dec))."""
+    """StageRun of stage ``name`` over ``modules`` (base: (model,), codec: (enc, dec)).
+
+    Stage 2's distillation teacher is a frozen copy of the tail as stage 1 left it: the
+    base model's own tail, which stage 1 does not train.
+    """
     steps = config_epochs(config, name) * engine.steps_per_epoch(n_train, config.batch_size)
     if name == "base":
         (model,) = modules
@@ -74,9 +80,11 @@ def _stage_run(name, config, ctx, modules, n_train):
     if config.xai_weight > 0:
         from semanticnn.train.xai import make_xai_loss
         extra = make_xai_loss(dec, config.xai_weight, config.xai_steps, config.xai_samples)
+    teacher = freeze_(copy.deepcopy(dec.tail)) if config.kd_weight > 0 else None
     opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage2, steps)
     start = 1.0 if config.epochs_stage1 == 0 or not config.stage1 else 0.3
-    return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(engine.Stage2Step(enc, dec, extra)),
+    step = engine.Stage2Step(enc, dec, extra, teacher, config.kd_weight, config.kd_temperature)
+    return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(step),
                            opt, sched, lambda: engine.codec_train_mode(enc, dec),
                            engine.sigma_schedule(enc, config.epochs_stage2, start, 0.1))
 
@@ -137,7 +145,8 @@ class _Run:
                 save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
             ctx.barrier()
 
-        history = engine.run_stage(run, self.dataset.train, cfg.batch_size, cfg.ber_max, self.gen, ctx,
+        link = engine.TrainLink(cfg.ber_max, cfg.ber_jitter, cfg.erasure_max)
+        history = engine.run_stage(run, self.dataset.train, cfg.batch_size, link, self.gen, ctx,
                                    start, after_epoch, self.progress, self.log)
         self.record.setdefault(f"{name}_history", []).extend(history)
 

@@ -1,0 +1,77 @@
+"""The training levers of issue 9: erasures, the told BER, distillation, the deeper encoder."""
+
+import numpy as np
+import torch
+
+from semanticnn.channel.bits import pack_bits, payload_bytes, to_codewords
+from semanticnn.channel.erasure import received_symbols
+from semanticnn.channel.packets import packetize, reassemble
+from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
+from semanticnn.train.engine import distillation, packet_erasures, told_ber
+
+
+def _mask_through_real_packets(indices_nchw, lost, levels, mtu):
+    """Per-symbol 'erased' mask by packetizing, dropping ``lost`` packets and reassembling."""
+    k = int(np.log2(levels))
+    row = indices_nchw.permute(1, 2, 0).reshape(-1).numpy()  # NHWC, as the device sends
+    stream = pack_bits(to_codewords(row, True), k)
+    packets = packetize(stream, 0, mtu)
+    kept = [None if lost[i] else p for i, p in enumerate(packets)]
+    got = reassemble(kept, len(stream), mtu)
+    arrived = received_symbols(got.received, row.size, k)
+    c, h, w = indices_nchw.shape
+    return torch.from_numpy(~arrived).view(h, w, c).permute(2, 0, 1)
+
+
+def test_packet_erasures_match_the_real_packetizer():
+    gen = torch.Generator().manual_seed(3)
+    indices = torch.randint(0, 8, (64, 8, 8, 8), generator=gen)
+    erased = packet_erasures(indices, 8, 0.6, 51, torch.Generator().manual_seed(4))
+    # replay the draw to learn which packets each sample lost
+    replay = torch.Generator().manual_seed(4)
+    rate = torch.rand(64, generator=replay) * 0.6
+    rate = torch.where(torch.rand(64, generator=replay) < 0.5, torch.zeros(64), rate)
+    n_packets = -(-payload_bytes(512, 3) // 44)
+    lost = (torch.rand(64, n_packets, generator=replay) < rate[:, None]).numpy()
+    assert lost.any() and not lost.all()
+    for b in range(64):
+        assert torch.equal(erased[b], _mask_through_real_packets(indices[b], lost[b], 8, 51))
+
+
+def test_told_ber_stays_within_the_jitter_and_keeps_zero():
+    ber = torch.tensor([0.0, 1e-3, 1e-2, 5e-2] * 250)
+    told = told_ber(ber, 1.0, torch.Generator().manual_seed(0))
+    ratio = told[ber > 0] / ber[ber > 0]
+    assert told[ber == 0].eq(0).all()
+    assert 0.5 <= ratio.min().item() and ratio.max().item() <= 2.0
+    assert ratio.min().item() < 0.6 and ratio.max().item() > 1.9
+    assert told_ber(ber, 0.0, None) is ber
+
+
+def test_erased_symbols_do_not_reach_the_decoder():
+    torch.manual_seed(0)
+    dec = SplitDecoder(decoder_config(8, 8, erasure_input=True)).eval()
+    values = torch.randn(2, 8, 8, 8)
+    erased = torch.zeros(2, 8, 8, 8, dtype=torch.bool)
+    erased[:, :, :4] = True
+    other = values.clone()
+    other[erased] = 5.0
+    with torch.no_grad():
+        a, b = dec(values, 0.01, erased), dec(other, 0.01, erased)
+        c = dec(values, 0.01)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_distillation_is_zero_for_the_teacher_and_positive_otherwise():
+    t = torch.randn(16, 10)
+    assert distillation(t, t, 4.0).abs().item() < 1e-6
+    assert distillation(torch.zeros(16, 10), t, 4.0).item() > 0
+
+
+def test_deeper_encoder_has_two_k2s2_convs_and_the_same_code_shape():
+    enc = SplitEncoder(encoder_config(8, 8, conv_hidden=32)).eval()
+    convs = [m for m in enc.export_module().modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride, c.out_channels) for c in convs[1:3]] == [((2, 2), (2, 2), 32),
+                                                                               ((2, 2), (2, 2), 8)]
+    assert tuple(enc(torch.rand(1, 3, 32, 32)).indices.shape) == (1, 8, 8, 8)
