@@ -7,13 +7,13 @@ import torch
 from click.testing import CliRunner
 
 from semanticnn.cli import main
+from semanticnn.data import default_cifar10_zip, load_split
 from semanticnn.errors import CheckpointError, ConfigError
 from semanticnn.evaluate.cli import eval_cmd
 from semanticnn.evaluate.sweep import METHODS
 from semanticnn.model.checkpoint import save_decoder, save_encoder
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
-from semanticnn.train.data import default_cifar10_zip
-from semanticnn.train.tensors import load_split, to_float
+from semanticnn.train.tensors import to_float
 
 torch.set_num_threads(2)
 FIX = "(re-run `snn train` or pass the right file)"

@@ -6,10 +6,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from semanticnn.data import default_cifar10_zip
 from semanticnn.errors import ConfigError
 from semanticnn.model.checkpoint import load_decoder, load_encoder
 from semanticnn.train.cli import train_cmd
-from semanticnn.train.data import default_cifar10_zip
 from semanticnn.train.pipeline import run_training
 from semanticnn.train.tensors import augment
 

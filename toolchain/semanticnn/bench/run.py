@@ -313,7 +313,7 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
     Returns the report dict; writes it to ``json_out`` / ``markdown_out`` when given. With
     ``strict``, a sample that is not bit-exact raises :class:`BoardError` after writing.
     """
-    from semanticnn.train.data import read_cifar10_jpeg
+    from semanticnn.data import read_cifar10_jpeg
 
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1, got {samples}")

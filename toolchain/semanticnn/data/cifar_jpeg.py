@@ -1,4 +1,4 @@
-"""CIFAR-10 read straight from the JPEG zip in ``shared/datasets``.
+"""CIFAR-10 read straight from the JPEG zip (``cifar10-jpeg.zip``).
 
 The zip is ImageFolder-style: ``train/<class>/NNNN.jpg`` and ``test/<class>/NNNN.jpg``.
 Images come back as uint8 arrays (N, 32, 32, 3), labels as int64 (N,), classes in
@@ -15,7 +15,8 @@ from PIL import Image
 
 from semanticnn.errors import ConfigError
 
-__all__ = ["CIFAR10_CLASSES", "default_cifar10_zip", "read_cifar10_jpeg"]
+__all__ = ["CIFAR10_CLASSES", "REPO_ROOT", "default_cifar10_zip", "read_cifar10_jpeg", "read_cifar10_jpeg_bytes",
+           "decode_jpeg", "balanced_subset"]
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -39,6 +40,15 @@ def read_cifar10_jpeg(zip_path=None, split="test", limit=None, seed=0):
     ``limit`` keeps a class-balanced subset of that many images, chosen with ``seed``;
     the same arguments always give the same images in the same order.
     """
+    blobs, labels = read_cifar10_jpeg_bytes(zip_path, split, limit, seed)
+    images = np.empty((len(blobs), 32, 32, 3), dtype=np.uint8)
+    for i, blob in enumerate(blobs):
+        images[i] = decode_jpeg(blob)
+    return images, labels
+
+
+def read_cifar10_jpeg_bytes(zip_path=None, split="test", limit=None, seed=0):
+    """The JPEG files themselves, undecoded: ``([bytes], labels int64)``, picked as ``read_cifar10_jpeg``."""
     path = Path(zip_path) if zip_path is not None else default_cifar10_zip()
     if split not in ("train", "test"):
         raise ConfigError(f"unknown split {split!r}: use 'train' or 'test'")
@@ -55,17 +65,22 @@ def read_cifar10_jpeg(zip_path=None, split="test", limit=None, seed=0):
         if not labelled:
             raise ConfigError(f"{path} holds no {split}/<class>/*.jpg images: expected cifar10-jpeg.zip")
         if limit is not None and limit < len(labelled):
-            labelled = _balanced_subset(labelled, limit, seed)
-        images = np.empty((len(labelled), 32, 32, 3), dtype=np.uint8)
-        for i, (name, _) in enumerate(labelled):
-            with Image.open(io.BytesIO(archive.read(name))) as img:
-                images[i] = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    labels = np.array([label for _, label in labelled], dtype=np.int64)
-    return images, labels
+            labelled = balanced_subset(labelled, limit, seed)
+        blobs = [archive.read(name) for name, _ in labelled]
+    return blobs, np.array([label for _, label in labelled], dtype=np.int64)
 
 
-def _balanced_subset(labelled, limit, seed):
-    """Round-robin over classes, each class shuffled with ``seed``."""
+def decode_jpeg(blob):
+    """One JPEG file's bytes -> uint8 RGB array [H, W, 3]."""
+    with Image.open(io.BytesIO(blob)) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def balanced_subset(labelled, limit, seed):
+    """``limit`` of the ``(item, label)`` pairs: round-robin over classes, each shuffled with ``seed``.
+
+    A smaller ``limit`` gives a prefix of a larger one's pick (same seed).
+    """
     rng = np.random.default_rng(seed)
     by_class = [[item for item in labelled if item[1] == c] for c in range(len(CIFAR10_CLASSES))]
     for items in by_class:

@@ -1,4 +1,4 @@
-"""Training data sources by config name; every one returns in-memory uint8 tensors.
+"""Training data sets by config name; every one returns in-memory uint8 tensors.
 
     cifar10-jpeg  the shared CIFAR-10 JPEG zip (default; ``data`` = the zip)
     cifar10       torchvision CIFAR10 under ``data`` (downloaded if absent)
@@ -16,16 +16,13 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image
 
+from semanticnn.data.cifar_jpeg import default_cifar10_zip
+from semanticnn.data.image_folder import IMAGE_SIZE, balanced_indices, folder_items, read_image
+from semanticnn.data.sources import load_split
 from semanticnn.errors import ConfigError
-from semanticnn.train.data import default_cifar10_zip
-from semanticnn.train.tensors import load_split
 
 __all__ = ["Dataset", "load_dataset", "default_download_root", "IMAGE_SIZE"]
-
-IMAGE_SIZE = 32
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class Dataset(NamedTuple):
@@ -46,23 +43,8 @@ def _test_limit(limit):
     return None if limit is None else max(limit // 4, 10)
 
 
-def _balanced(labels, limit, seed):
-    """Indices of a class-balanced subset of ``limit`` (round-robin over shuffled classes)."""
-    if limit is None or limit >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
-    picked, i = [], 0
-    while len(picked) < limit:
-        items = by_class[i % len(by_class)]
-        if i // len(by_class) < len(items):
-            picked.append(items[i // len(by_class)])
-        i += 1
-    return np.array(picked)
-
-
 def _to_tensors(images, labels, limit, seed):
-    keep = _balanced(np.asarray(labels), limit, seed)
+    keep = balanced_indices(np.asarray(labels), limit, seed)
     x = torch.from_numpy(np.ascontiguousarray(images[keep])).permute(0, 3, 1, 2).contiguous()
     return x, torch.from_numpy(np.asarray(labels, dtype=np.int64)[keep])
 
@@ -92,29 +74,6 @@ def _torchvision(cls_name, classes):
     return load
 
 
-def _read_image(path):
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        if img.size != (IMAGE_SIZE, IMAGE_SIZE):
-            img = img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
-        return np.asarray(img, dtype=np.uint8)
-
-
-def _files(folder):
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
-
-
-def _folder_split(root, split, class_names):
-    """``[(file, label)]`` of ``root/split``: class folders, or Tiny-ImageNet's val layout."""
-    folder = root / split
-    annotations = folder / "val_annotations.txt"
-    if annotations.is_file():
-        index = {c: i for i, c in enumerate(class_names)}
-        rows = [line.split("\t")[:2] for line in annotations.read_text().splitlines() if line.strip()]
-        return [(folder / "images" / name, index[wnid]) for name, wnid in rows if wnid in index]
-    return [(f, i) for i, c in enumerate(class_names) for f in _files(folder / c)]
-
-
 def _imagefolder(data, limit, seed):
     root = Path(data).expanduser()
     if not (root / "train").is_dir():
@@ -125,12 +84,12 @@ def _imagefolder(data, limit, seed):
         raise ConfigError(f"{root} needs train/<class>/ folders and a val/ or test/ folder")
     splits = []
     for split, lim in (("train", limit), (test_split, _test_limit(limit))):
-        items = _folder_split(root, split, class_names)
+        items = folder_items(root / split, class_names)
         if not items:
             raise ConfigError(f"{root / split} holds no images of the train/ classes")
         labels = np.array([label for _, label in items], dtype=np.int64)
-        keep = _balanced(labels, lim, seed)
-        images = np.stack([_read_image(items[i][0]) for i in keep])
+        keep = balanced_indices(labels, lim, seed)
+        images = np.stack([read_image(items[i][0]) for i in keep])
         splits.append(_to_tensors(images, labels[keep], None, seed))
     return Dataset(splits[0], splits[1], len(class_names), root.name)
 

@@ -15,11 +15,11 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
     import torch
 
+    from semanticnn.data import has_split, load_split, read_calibration
     from semanticnn.evaluate.link import check_channel
     from semanticnn.evaluate.report import report_paths, write_report
     from semanticnn.evaluate.sweep import parse_bers, run_eval
     from semanticnn.model.checkpoint import load_base, load_decoder, load_encoder
-    from semanticnn.train.tensors import load_split
 
     ber_list = parse_bers(bers)
     check_channel(channel, ber_list)
@@ -27,7 +27,10 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     torch.set_num_threads(2)
     torch.set_flush_denormal(True)
     test = load_split(data, "test", samples, seed)
-    calib, _ = load_split(data, "train", CALIB_IMAGES, seed)
+    if has_split(data, "train"):
+        calib, _ = load_split(data, "train", CALIB_IMAGES, seed)
+    else:  # a test-only data set: the shipped CIFAR-10 train images fix the raw baselines' range
+        calib = torch.from_numpy(read_calibration(limit=CALIB_IMAGES)[0]).permute(0, 3, 1, 2).contiguous()
     ref = load_base(base) if base is not None else None
     report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref)
     report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base))
@@ -44,8 +47,9 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
 @click.option("--channel", default="iid", show_default=True, help="Bit-error channel model.")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Class-balanced subset of N test images (default: all 5000).")
-@click.option("--data", type=_FILE, default=None,
-              help="CIFAR-10 JPEG zip (default: shared/datasets/cifar10-jpeg.zip or $SNN_CIFAR10_ZIP).")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Test images: a cifar10-jpeg.zip (a test-only one will do), a cifar-10-batches-py folder or "
+                   "an ImageFolder tree (default: shared/datasets/cifar10-jpeg.zip or $SNN_CIFAR10_ZIP).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write eval.json, eval.md and accuracy_vs_ber.png here.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subset and the channel.")

@@ -19,7 +19,8 @@ __all__ = ["export_cmd"]
 @click.option("--mtu", type=int, default=DEFAULT_MTU, show_default=True,
               help="Largest packet in bytes, header included (51: LoRa EU868 SF12).")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
-              help="cifar10-jpeg.zip for calibration (default: $SNN_CIFAR10_ZIP or ../shared/datasets).")
+              help="Training images for calibration: a cifar10-jpeg.zip, a cifar-10-batches-py folder or an "
+                   "ImageFolder tree (default: the shipped models/calibration.npz).")
 def export_cmd(checkpoint, target, out_dir, mtu, data):
     """Export an encoder checkpoint to an int8 model and a firmware project."""
     out_dir = out_dir or Path(f"export-{target}")

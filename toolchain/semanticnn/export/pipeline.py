@@ -47,16 +47,20 @@ def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.nd
 
 def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None) -> dict:
     """Export ``checkpoint`` for ``target_name`` into ``out_dir``; returns the manifest."""
+    from semanticnn.data import read_calibration, read_split
     from semanticnn.firmware.project import render_project as default_render_project
     from semanticnn.model.checkpoint import load_encoder
-    from semanticnn.train.data import read_cifar10_jpeg
 
     target = get_target(target_name)
     if not HEADER_BYTES < mtu <= 0xFFFF:
         raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")
     checkpoint = Path(checkpoint)
     encoder = load_encoder(checkpoint)
-    images, _ = read_cifar10_jpeg(data, split="train", limit=CALIBRATION_IMAGES + CHECK_IMAGES, seed=0)
+    n_images = CALIBRATION_IMAGES + CHECK_IMAGES
+    if data is None:
+        images, _ = read_calibration(limit=n_images)
+    else:
+        images, _ = read_split(data, "train", limit=n_images, seed=0)
     module = encoder.export_module().eval()
     model_bytes = to_int8_tflite(module, images_to_float(images[:CALIBRATION_IMAGES]))
     plan = plan_graph(read_graph(model_bytes))

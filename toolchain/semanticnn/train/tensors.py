@@ -1,4 +1,4 @@
-"""In-memory CIFAR tensors, batching and augmentation on uint8 tensors.
+"""Batching and augmentation on in-memory uint8 tensors (the readers are in ``semanticnn.data``).
 
 Augmentation (per image): pad 4 with zeros, random 32x32 crop, horizontal flip
 with probability 1/2; then ``x = pixel / 255`` (the only normalisation).
@@ -6,16 +6,9 @@ with probability 1/2; then ``x = pixel / 255`` (the only normalisation).
 
 import torch
 
-from semanticnn.train.data import read_cifar10_jpeg
+from semanticnn.data.sources import load_split
 
 __all__ = ["load_split", "to_float", "augment", "batches"]
-
-
-def load_split(zip_path, split, limit=None, seed=0):
-    """Return ``(images uint8 [N, 3, 32, 32], labels int64 [N])`` as torch tensors."""
-    images, labels = read_cifar10_jpeg(zip_path, split=split, limit=limit, seed=seed)
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    return x, torch.from_numpy(labels)
 
 
 def to_float(x_uint8):
