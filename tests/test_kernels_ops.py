@@ -1,0 +1,93 @@
+"""Every supported operator, generated C on the host against tflite_micro, bit for bit.
+
+Two hand-built models (tests/kernel_models.py) hold all the operators; their inputs
+include the extremes -128 and 127. The reference is tflite_micro's interpreter, itself
+checked against LiteRT's BUILTIN_REF kernels. The same models run in QEMU in
+test_kernels_qemu.py.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from kernel_models import elementwise_model, extreme_inputs, spatial_model
+from semanticnn.errors import ExportError
+from semanticnn.export import checks
+from semanticnn.export.host_check import run_generated_model
+from semanticnn.export.kernel_plan import plan_graph
+from semanticnn.export.tflite_graph import read_graph
+from semanticnn.firmware.render import render_model
+from tflite_builder import ModelBuilder
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no host cc")
+
+MODELS = {"spatial": spatial_model, "elementwise": elementwise_model}
+SAMPLES = 12
+KINDS = {
+    "spatial": ["conv2d", "conv2d", "conv2d", "depthwise_conv2d", "pad", "depthwise_conv2d", "depthwise_conv2d",
+                "conv2d", "avg_pool", "max_pool", "mean", "add", "fully_connected", "fully_connected"],
+    "elementwise": ["table", "table", "mean", "add_const", "mul", "add", "add_const", "prelu", "add", "concat",
+                    "copy", "mul_const", "pad"],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def case(request):
+    model = MODELS[request.param]()
+    graph = read_graph(model)
+    inputs = extreme_inputs(graph.tensors[graph.inputs[0]].shape[1:], SAMPLES, seed=7)
+    return request.param, model, inputs, checks.tflm_outputs(model, inputs)
+
+
+def test_plan_uses_every_kernel(case):
+    name, model, _, _ = case
+    assert [layer.kind for layer in plan_graph(read_graph(model)).layers] == KINDS[name]
+
+
+def test_reference_interpreters_agree_on_elementwise_ops():
+    # Not on the spatial model: LiteRT's per-channel FULLY_CONNECTED rounds unlike tflite_micro's,
+    # and tflite_micro is the reference the firmware follows.
+    model = elementwise_model()
+    inputs = extreme_inputs((6, 5, 8), SAMPLES, seed=7)
+    ref = checks.tflm_outputs(model, inputs)
+    assert checks.check_interpreters(model, inputs, ref) == {"samples": SAMPLES, "bit_exact": SAMPLES}
+
+
+def test_outputs_are_not_saturated(case):
+    _, _, _, ref = case
+    assert len(np.unique(ref)) >= 30  # a test whose outputs all clamp could not catch an arithmetic slip
+
+
+def test_generated_c_bit_exact_on_host(case):
+    _, model, inputs, ref = case
+    files = render_model(plan_graph(read_graph(model)), source="test")
+    got = run_generated_model(files, inputs.reshape(SAMPLES, -1), ref[0].size)
+    np.testing.assert_array_equal(got, ref.reshape(SAMPLES, -1))
+
+
+def _one_op_model(name, **options):
+    m = ModelBuilder(seed=3)
+    x = m.act((1, 4, 4, 2), 0.1, 0)
+    y = m.act((1, 4, 4, 2), 0.1, 0)
+    m.op(name, [x], [y], **options)
+    return m.build([x], [y])
+
+
+def test_unsupported_op_is_one_line_naming_op_index_and_supported():
+    with pytest.raises(ExportError) as err:
+        plan_graph(read_graph(_one_op_model("FLOOR")))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("unsupported operator FLOOR (layer 0); supported: ADD, AVERAGE_POOL_2D, CONCATENATION, ")
+    assert "DEPTHWISE_CONV_2D" in message and "HARD_SWISH" in message
+
+
+def test_unsupported_shape_is_one_line():
+    m = ModelBuilder(seed=4)
+    x = m.act((1, 4, 4, 2), 0.1, 0)
+    y = m.act((1, 2), 0.1, 0)
+    m.op("MEAN", [x, m.const_int32([3])], [y], keepDims=False)
+    with pytest.raises(ExportError, match=r"^MEAN at layer 0: axes \[3\] of a 4-d tensor; supported: MEAN over axes "
+                                          r"1 and 2 of \[1, H, W, C\]$"):
+        plan_graph(read_graph(m.build([x], [y])))
