@@ -5,13 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
+DEB_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm mosquitto"
 STAMP=.venv/.snn-installed
 WANT=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 
 toolchain_missing() {
   ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null \
-    || [ ! -d /usr/lib/arm-none-eabi/newlib ]
+    || [ ! -d /usr/lib/arm-none-eabi/newlib ] || [ ! -x /usr/sbin/mosquitto ]
 }
 
 if toolchain_missing; then
@@ -19,7 +19,7 @@ if toolchain_missing; then
     echo "setup: installing $DEB_PACKAGES"
     apt-get install -y -q $DEB_PACKAGES >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $DEB_PACKAGES >/dev/null; }
   else
-    echo "setup: missing the ARM toolchain or QEMU; run: sudo apt-get install -y $DEB_PACKAGES" >&2
+    echo "setup: missing the ARM toolchain, QEMU or mosquitto; run: sudo apt-get install -y $DEB_PACKAGES" >&2
     exit 2
   fi
 fi

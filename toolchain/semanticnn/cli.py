@@ -23,10 +23,12 @@ def _register():
     from semanticnn.bench.cli import bench_cmd
     from semanticnn.evaluate.cli import eval_cmd
     from semanticnn.export.cli import export_cmd
+    from semanticnn.export.decoder_cli import export_decoder_cmd
     from semanticnn.train.cli import train_cmd
 
     snn.add_command(train_cmd, "train")
     snn.add_command(export_cmd, "export")
+    snn.add_command(export_decoder_cmd, "export-decoder")
     snn.add_command(bench_cmd, "bench")
     snn.add_command(eval_cmd, "eval")
 

@@ -1,0 +1,70 @@
+"""snn export-decoder: the shipped decoder on onnxruntime matches PyTorch; a failed check writes nothing."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import SHIPPED_DECODER, SHIPPED_ENCODER
+from semanticnn.data import read_calibration
+from semanticnn.errors import ConfigError, ExportError
+from semanticnn.export import decoder as decoder_export
+from semanticnn.export.decoder_cli import export_decoder_cmd
+from semanticnn.model.checkpoint import load_decoder, load_encoder
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("edge") / "edge"
+    result = CliRunner().invoke(export_decoder_cmd, [str(SHIPPED_DECODER), "-o", str(out), "--mtu", "51"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "decoder.json").read_text())
+
+
+def test_writes_the_graph_and_a_manifest_a_receiver_can_use(exported):
+    out, manifest = exported
+    assert sorted(p.name for p in out.iterdir()) == ["decoder.json", "decoder.onnx"]
+    dec = load_decoder(SHIPPED_DECODER)
+    c, h, w = dec.config["code_shape"]
+    assert manifest["n_symbols"] == c * h * w and manifest["symbol_order"] == "NHWC"
+    assert manifest["payload_bytes"] == (c * h * w * 3 + 7) // 8 and manifest["max_packets"] == 5
+    assert manifest["centres"] == [float(v) for v in dec.centres]
+    assert manifest["check"] == {**manifest["check"], "samples": 500, "argmax_agreement": 1.0, "passed": True}
+
+
+def test_onnxruntime_agrees_with_pytorch_on_300_other_images_with_erasures(exported):
+    import onnxruntime as ort
+
+    out, manifest = exported
+    enc, dec = load_encoder(SHIPPED_ENCODER), load_decoder(SHIPPED_DECODER)
+    images = read_calibration()[0][500:800]
+    indices, ber, erased = decoder_export._check_inputs(enc, dec, images, manifest["mtu"], seed=1)
+    assert 0.05 < float(erased.float().mean()) < 0.2
+    session = ort.InferenceSession(str(out / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"indices": indices.numpy(), "ber": ber.numpy(), "erased": erased.numpy()})[0]
+    with torch.no_grad():
+        want = dec.classify_indices(indices, ber, erased).numpy()
+    assert got.shape == (300, 10)
+    assert (got.argmax(1) == want.argmax(1)).all()
+    assert np.abs(got - want).max() < decoder_export.MAX_LOGIT_DIFF
+
+
+def test_a_failed_check_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(decoder_export, "MAX_LOGIT_DIFF", -1.0)
+    with pytest.raises(ExportError) as err:
+        decoder_export.export_decoder(SHIPPED_DECODER, tmp_path / "edge", samples=20)
+    assert str(err.value).startswith("onnxruntime disagrees with PyTorch: argmax agreement 1.0000, max logit")
+    assert str(err.value).endswith("(limit -1); nothing written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_encoder_names_the_option(tmp_path):
+    lone = tmp_path / "decoder.pt"
+    lone.write_bytes(SHIPPED_DECODER.read_bytes())
+    with pytest.raises(ConfigError) as err:
+        decoder_export.export_decoder(lone, tmp_path / "edge")
+    assert str(err.value) == f"encoder not found: {tmp_path / 'encoder.pt'} (the check encodes images: pass --encoder)"
