@@ -45,3 +45,13 @@ def project_copy(exported_qemu, tmp_path):
     dst = tmp_path / "project"
     shutil.copytree(src, dst, symlinks=True)
     return dst, manifest
+
+
+@pytest.fixture(scope="session")
+def exported_decoder(tmp_path_factory):
+    """models/decoder.pt exported with `snn export-decoder` (mtu 51): (folder, manifest)."""
+    from semanticnn.export.decoder import export_decoder
+
+    out = tmp_path_factory.mktemp("edge") / "edge"
+    manifest = export_decoder(SHIPPED_DECODER, out, samples=100)
+    return out, manifest

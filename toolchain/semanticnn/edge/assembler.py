@@ -1,0 +1,172 @@
+"""Packets in, whole or timed-out frames out: grouping, checks and counters, no decoding.
+
+A frame is keyed by ``(device, frame id)``. It is ready when all of its ``count``
+fragments are in, or ``timeout_s`` after its first packet arrived. Every packet is
+checked before it is kept; a bad one is counted and dropped, never raised:
+
+* ``bad_crc``: the header fails its CRC-8 (or is shorter than a header);
+* ``out_of_range``: the fragment count is not the model's, the index is past it,
+  or the length is not what that fragment carries at this mtu;
+* ``duplicate``: the fragment is already in (or its frame was already released);
+* ``unknown_device``: the device is not in ``devices`` (when a registry is given).
+
+Lost packets are counted when their frame is released (its missing fragments),
+and whole frames that never showed up are counted from gaps in a device's frame
+ids (each then costs ``count`` packets); a frame that turns up after its gap was
+counted takes its packets back.
+"""
+
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from semanticnn.channel.packets import HEADER_BYTES, packet_count, parse_header
+from semanticnn.errors import ProtocolError
+
+__all__ = ["Counters", "Frame", "FrameAssembler", "DONE_MEMORY"]
+
+DONE_MEMORY = 64  # frame ids a device remembers as released, to tell a late duplicate from a new frame
+_GAP_WINDOW = 1024  # a frame id further ahead than this is a device restart, not lost frames
+
+
+@dataclass
+class Counters:
+    """What a receiver has seen; every field is a count of packets or frames."""
+
+    packets: int = 0
+    bad_crc: int = 0
+    out_of_range: int = 0
+    duplicate: int = 0
+    unknown_device: int = 0
+    lost_packets: int = 0
+    lost_frames: int = 0
+    frames_complete: int = 0
+    frames_partial: int = 0
+
+    def as_dict(self):
+        """The counters as a plain dict."""
+        return dict(vars(self))
+
+
+@dataclass
+class Frame:
+    """A frame being collected: its fragments by index and the BER estimates of its packets."""
+
+    device: str
+    frame_id: int
+    first_seen: float
+    count: int
+    fragments: dict = field(default_factory=dict)
+    bers: list = field(default_factory=list)
+
+    @property
+    def missing(self):
+        """Number of fragments not (yet) in."""
+        return self.count - len(self.fragments)
+
+
+class _DeviceLog:
+    """Per device: the newest frame id, frames presumed lost to a gap, recently released frames."""
+
+    def __init__(self):
+        self.newest = None
+        self.presumed_lost = set()
+        self.released = deque(maxlen=DONE_MEMORY)
+
+
+class FrameAssembler:
+    """Collect packets of frames of ``payload_bytes`` at ``mtu`` (see the module docstring)."""
+
+    def __init__(self, payload_bytes, mtu, timeout_s=2.0, devices=None, clock=time.monotonic):
+        self.payload_bytes, self.mtu, self.timeout_s = payload_bytes, mtu, timeout_s
+        self.count = packet_count(payload_bytes, mtu)
+        self.devices = None if devices is None else frozenset(devices)
+        self.clock = clock
+        self.counters = Counters()
+        self.pending = OrderedDict()  # (device, frame id) -> Frame, oldest first
+        self._logs = {}
+
+    def _length(self, fragment):
+        room = self.mtu - HEADER_BYTES
+        return min(room, self.payload_bytes - fragment * room)
+
+    def add(self, device, packet, ber=None, now=None):
+        """Take one packet of ``device``; returns the Frame if this packet completed it, else None."""
+        c = self.counters
+        c.packets += 1
+        if self.devices is not None and device not in self.devices:
+            c.unknown_device += 1
+            return None
+        try:
+            head = parse_header(bytes(packet))
+        except ProtocolError:
+            c.bad_crc += 1
+            return None
+        if (head.count != self.count or head.fragment >= self.count or head.length != self._length(head.fragment)
+                or len(packet) != HEADER_BYTES + head.length):
+            c.out_of_range += 1
+            return None
+        log = self._logs.setdefault(device, _DeviceLog())
+        key = (device, head.frame_id)
+        if head.frame_id in log.released:
+            c.duplicate += 1
+            return None
+        frame = self.pending.get(key)
+        if frame is None:
+            self._note_frame(log, head.frame_id)
+            frame = self.pending[key] = Frame(device, head.frame_id, self.clock() if now is None else now,
+                                              self.count)
+        if head.fragment in frame.fragments:
+            c.duplicate += 1
+            return None
+        frame.fragments[head.fragment] = bytes(packet)
+        if ber is not None:
+            frame.bers.append(float(ber))
+        if frame.missing == 0:
+            return self._release(key)
+        return None
+
+    def _note_frame(self, log, frame_id):
+        """Count the frames a jump in ``frame_id`` skipped; take back one that was presumed lost."""
+        c = self.counters
+        if frame_id in log.presumed_lost:
+            log.presumed_lost.discard(frame_id)
+            c.lost_frames -= 1
+            c.lost_packets -= self.count
+            return
+        if log.newest is not None:
+            ahead = (frame_id - log.newest) & 0xFFFF
+            if ahead == 0 or ahead > _GAP_WINDOW:
+                return  # an older frame arriving late, or a device restart
+            for skipped in range(1, ahead):
+                log.presumed_lost.add((log.newest + skipped) & 0xFFFF)
+            c.lost_frames += ahead - 1
+            c.lost_packets += (ahead - 1) * self.count
+            if len(log.presumed_lost) > _GAP_WINDOW:
+                log.presumed_lost = set(sorted(log.presumed_lost)[-_GAP_WINDOW:])
+        log.newest = frame_id
+
+    def _release(self, key):
+        frame = self.pending.pop(key)
+        self._logs[frame.device].released.append(frame.frame_id)
+        if frame.missing:
+            self.counters.frames_partial += 1
+            self.counters.lost_packets += frame.missing
+        else:
+            self.counters.frames_complete += 1
+        return frame
+
+    def expired(self, now=None):
+        """Frames whose ``timeout_s`` ran out, released with their fragments missing."""
+        now = self.clock() if now is None else now
+        out = []
+        while self.pending:
+            key, frame = next(iter(self.pending.items()))
+            if now - frame.first_seen < self.timeout_s:
+                break
+            out.append(self._release(key))
+        return out
+
+    def flush(self):
+        """Release every pending frame now (at shutdown)."""
+        return [self._release(key) for key in list(self.pending)]
