@@ -62,6 +62,10 @@ def encode_output(output, manifest, frame_id):
     from semanticnn.firmware.sq import symbols_from_output
 
     sq = manifest["sq"]
+    if sq["mapping"] == "raw":  # a .tflite export: the packets carry the int8 output tensor as it is
+        raw = np.asarray(output, dtype=np.int8).reshape(-1)
+        bitstream = raw.tobytes()
+        return raw, bitstream, packetize(bitstream, frame_id, manifest["mtu"])
     symbols = symbols_from_output(
         np.asarray(output, dtype=np.int8),
         manifest["output"]["zero_point"],
@@ -103,8 +107,10 @@ class HostReference:
         self._graph = graph
 
     def quantize(self, image):
-        """Quantise a uint8 HWC image to the model's int8 input tensor."""
+        """Quantise a uint8 HWC image to the model's int8 input tensor; an int8 sample is the tensor itself."""
         spec = self.manifest["input"]
+        if np.asarray(image).dtype == np.int8:  # .tflite exports are benched on seeded int8 inputs
+            return np.asarray(image).reshape(spec["shape"])
         layout = spec.get("layout", "NHWC")
         return quantize_image(image, spec["scale"], spec["zero_point"], spec["shape"], layout)
 

@@ -325,7 +325,12 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
     reference = HostReference(manifest, read_model(project_dir, manifest))
     elf = ensure_built(project_dir)
     flash_bytes, ram_static_bytes = elf_memory(elf)
-    images, _ = read_cifar10_jpeg(split="test", limit=samples)
+    if manifest["sq"]["mapping"] == "raw":  # a .tflite export: seeded int8 inputs, extremes first
+        from semanticnn.export.tflite_export import check_inputs
+
+        images = check_inputs(tuple(manifest["input"]["shape"][1:]), samples, seed=1)
+    else:
+        images, _ = read_cifar10_jpeg(split="test", limit=samples)
     with _open_board(elf, manifest["target"], port, baud) as board:
         info = board.info()
         check_info(info, manifest, project_dir)

@@ -30,6 +30,7 @@ def export_cmd(checkpoint, target, out_dir, mtu, data):
         f"wrote {out_dir}/ for {manifest['target']}: {len(manifest['layers'])} int8 layers, "
         f"{manifest['payload_bytes']} B payload ({manifest['compression_vs_float32']}x vs float32), "
         f"arena {manifest['activation_bytes']} B (TFLM {manifest['tflm_arena_bytes']} B); "
-        f"bit-exact C vs TFLM {c['generated_c_vs_tflm']['bit_exact']}/{c['generated_c_vs_tflm']['samples']}, "
-        f"symbol agreement with float {c['int8_vs_float']['symbol_agreement']:.3f}"
+        f"bit-exact C vs TFLM {c['generated_c_vs_tflm']['bit_exact']}/{c['generated_c_vs_tflm']['samples']}"
+        + (f", symbol agreement with float {c['int8_vs_float']['symbol_agreement']:.3f}" if "int8_vs_float" in c
+           else " (raw int8 output, no SQ stage)")
     )

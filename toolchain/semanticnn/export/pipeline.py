@@ -51,6 +51,10 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     from semanticnn.firmware.project import render_project as default_render_project
     from semanticnn.model.checkpoint import load_encoder
 
+    if Path(checkpoint).suffix == ".tflite":  # an int8 graph from any converter: no calibration, no SQ stage
+        from semanticnn.export.tflite_export import export_tflite
+
+        return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project)
     target = get_target(target_name)
     if not HEADER_BYTES < mtu <= 0xFFFF:
         raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")

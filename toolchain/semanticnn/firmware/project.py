@@ -10,6 +10,7 @@ from semanticnn.firmware.render import TEMPLATES_DIR, render_template
 __all__ = ["STACK_BYTES", "LATENCY_UNITS", "render_project", "config_context", "make_context"]
 
 STACK_BYTES = 8192
+RAW_MAPPING = "raw"  # export.json sq.mapping of a .tflite export: the int8 output bytes are the payload
 LATENCY_UNITS = {"instructions": 0, "cycles": 1}
 QEMU_PORT = 5555
 
@@ -27,8 +28,9 @@ def config_context(target, manifest) -> dict:
         "levels": sq["levels"],
         "bits_per_symbol": sq["bits_per_symbol"],
         "gray": int(sq["mapping"] == "gray"),
-        "prelu_a_q7": sq["prelu_slopes_q7"],
-        "bounds_q12": sq["boundaries_q12"],
+        "sq_stage": int(sq["mapping"] != RAW_MAPPING),
+        "prelu_a_q7": sq.get("prelu_slopes_q7", []),
+        "bounds_q12": sq.get("boundaries_q12", []),
         "mtu": manifest["mtu"],
         "payload_bytes": manifest["payload_bytes"],
         "max_packets": packet_count(manifest["payload_bytes"], manifest["mtu"]),

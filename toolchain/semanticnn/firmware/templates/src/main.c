@@ -26,7 +26,9 @@ _Static_assert(SNN_MTU + 1u <= SNN_MAX_PAYLOAD, "a PACKET response must fit one 
 static snn_rx_t rx;
 static uint8_t tx_payload[SNN_MAX_PAYLOAD];
 static uint8_t tx_wire[SNN_MAX_WIRE];
+#if SNN_SQ_STAGE
 static uint8_t bitstream[SNN_PAYLOAD_BYTES];
+#endif
 static uint8_t packets[SNN_MAX_PACKETS][SNN_MTU];
 static uint16_t packet_len[SNN_MAX_PACKETS];
 static uint32_t n_packets;
@@ -156,10 +158,16 @@ static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
 
     board_timer_start();
     output = snn_model_run();
+#if SNN_SQ_STAGE
     n_bytes = snn_sq_encode(output, SNN_OUTPUT_BYTES, SNN_OUTPUT_CHANNELS, SNN_OUTPUT_ZERO_POINT,
                             snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
                             SNN_GRAY, bitstream, NULL);
     n_packets = snn_packetize(bitstream, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
+#else
+    /* No SQ stage: the packets carry the int8 output tensor as it is. */
+    n_bytes = SNN_OUTPUT_BYTES;
+    n_packets = snn_packetize((const uint8_t *)output, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
+#endif
     latency = board_timer_stop();
 
     p = put_u32(p, latency);
