@@ -15,7 +15,7 @@ from kernel_models import elementwise_model, extreme_inputs, spatial_model
 from semanticnn.errors import ExportError
 from semanticnn.export import checks
 from semanticnn.export.host_check import run_generated_model
-from semanticnn.export.kernel_plan import plan_graph
+from semanticnn.export.kernel_plan import SUPPORTED_OPS, plan_graph
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.render import render_model
 from tflite_builder import ModelBuilder
@@ -91,3 +91,17 @@ def test_unsupported_shape_is_one_line():
     with pytest.raises(ExportError, match=r"^MEAN at layer 0: axes \[3\] of a 4-d tensor; supported: MEAN over axes "
                                           r"1 and 2 of \[1, H, W, C\]$"):
         plan_graph(read_graph(m.build([x], [y])))
+
+
+def test_float_operators_get_the_int8_hint():
+    m = ModelBuilder(seed=5)
+    x = m.act((1, 4, 4, 2), 0.1, 0)
+    f = m.tensor((1, 4, 4, 2), dtype=np.float32)
+    m.op("DEQUANTIZE", [x], [f])
+    with pytest.raises(ExportError) as err:
+        plan_graph(read_graph(m.build([x], [f])))
+    assert str(err.value).endswith(
+        "; supported: " + ", ".join(sorted(SUPPORTED_OPS))
+        + " (DEQUANTIZE means float operators in the graph: quantize the whole model to int8)"
+    )
+    assert str(err.value).startswith("unsupported operator DEQUANTIZE (layer 0); ")

@@ -17,7 +17,7 @@ OPTIONS = {  # builtin operator -> its options table
     "CONCATENATION": "ConcatenationOptions", "RESHAPE": "ReshapeOptions", "HARD_SWISH": "HardSwishOptions",
     "LEAKY_RELU": "LeakyReluOptions",
 }
-TYPES = {np.int8: schema.TensorType.INT8, np.int32: schema.TensorType.INT32}
+TYPES = {np.int8: schema.TensorType.INT8, np.int32: schema.TensorType.INT32, np.float32: schema.TensorType.FLOAT32}
 
 
 class ModelBuilder:

@@ -36,6 +36,8 @@ from semanticnn.export.tflite_graph import Graph
 __all__ = ["Layer", "KernelPlan", "plan_graph", "SUPPORTED_OPS", "ARENA_ALIGN"]
 
 ARENA_ALIGN = 16
+FLOAT_OPS = ("DEQUANTIZE", "CAST")
+FLOAT_HINT = " (DEQUANTIZE means float operators in the graph: quantize the whole model to int8)"
 
 SUPPORTED_OPS = {
     "CONV_2D": plan_conv2d,
@@ -79,9 +81,10 @@ def plan_graph(graph: Graph) -> KernelPlan:
     """Plan ``graph``; raises a one-line ExportError naming the first operator or shape it cannot run."""
     unsupported = [f"{op.name} (layer {op.index})" for op in graph.operators if op.name not in SUPPORTED_OPS]
     if unsupported:
+        hint = FLOAT_HINT if any(op.name in FLOAT_OPS for op in graph.operators) else ""
         raise ExportError(
             f"unsupported operator{'s' if len(unsupported) > 1 else ''} {', '.join(unsupported)}; "
-            f"supported: {', '.join(sorted(SUPPORTED_OPS))}"
+            f"supported: {', '.join(sorted(SUPPORTED_OPS))}{hint}"
         )
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ExportError("the model must have exactly one input and one output tensor")
