@@ -16,6 +16,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "MAX_BODY_BYTES",
     "MAX_PAYLOAD_BYTES",
+    "MAX_RESULT_BYTES",
     "Frame",
     "FrameTimeout",
     "FrameReader",
@@ -31,6 +32,8 @@ MAX_BODY_BYTES = 1280
 _HEADER = struct.Struct("<BBB")
 _CRC = struct.Struct("<I")
 MAX_PAYLOAD_BYTES = MAX_BODY_BYTES - _HEADER.size - _CRC.size
+MAX_RESULT_BYTES = MAX_PAYLOAD_BYTES - 1
+"""Largest result in a response: its payload less the status byte."""
 MAX_WIRE_BYTES = MAX_BODY_BYTES + MAX_BODY_BYTES // 254 + 1
 """Longest COBS encoding of a legal body, delimiter not counted."""
 

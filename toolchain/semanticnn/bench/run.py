@@ -26,6 +26,7 @@ from semanticnn.bench.reference import HostReference
 from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
 from semanticnn.bench.transport import open_transport
 from semanticnn.errors import BoardError, ConfigError, SnnError, ToolMissingError
+from semanticnn.output_paths import check_output_file
 
 __all__ = [
     "MANIFEST_NAME",
@@ -317,6 +318,11 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
 
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1, got {samples}")
+    if baud is not None and baud <= 0:
+        raise ConfigError(f"--baud {baud} is not a baud rate: give a positive rate such as 115200")
+    for path in (json_out, markdown_out):
+        if path is not None:
+            check_output_file(path)
     if port is None and not qemu:
         raise ConfigError("no board given: use --qemu DIR or --port PORT --project DIR")
     console = console or Console(stderr=True)

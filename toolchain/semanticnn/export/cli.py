@@ -4,7 +4,9 @@ from pathlib import Path
 
 import click
 
+from semanticnn.channel.packets import HEADER_BYTES
 from semanticnn.export.pipeline import DEFAULT_MTU, export_encoder
+from semanticnn.export.preflight import MAX_MTU
 from semanticnn.firmware.targets import TARGETS
 
 __all__ = ["export_cmd"]
@@ -17,14 +19,16 @@ __all__ = ["export_cmd"]
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Project directory to write (default: export-<target>).")
 @click.option("--mtu", type=int, default=DEFAULT_MTU, show_default=True,
-              help="Largest packet in bytes, header included (51: LoRa EU868 SF12).")
+              help=f"Largest packet in bytes, header included, {HEADER_BYTES + 1} to {MAX_MTU} "
+                   "(51: LoRa EU868 SF12).")
+@click.option("--force", is_flag=True, help="Replace -o DIR even if it holds files that are not an earlier export.")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="Training images for calibration: a cifar10-jpeg.zip, a cifar-10-batches-py folder or an "
                    "ImageFolder tree (default: the shipped models/calibration.npz).")
-def export_cmd(checkpoint, target, out_dir, mtu, data):
+def export_cmd(checkpoint, target, out_dir, mtu, force, data):
     """Export an encoder checkpoint to an int8 model and a firmware project."""
     out_dir = out_dir or Path(f"export-{target}")
-    manifest = export_encoder(checkpoint, target, out_dir, mtu=mtu, data=data)
+    manifest = export_encoder(checkpoint, target, out_dir, mtu=mtu, data=data, force=force)
     c = manifest["checks"]
     click.echo(
         f"wrote {out_dir}/ for {manifest['target']}: {len(manifest['layers'])} int8 layers, "

@@ -128,19 +128,23 @@ def _encoder_for(decoder_path, encoder_path):
     return load_encoder(path)
 
 
-def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU, samples=CHECK_IMAGES):
+def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU, samples=CHECK_IMAGES,
+                   force=False):
     """Write ``decoder.onnx`` and ``decoder.json`` to ``out_dir`` once the onnxruntime check passes.
 
     ``encoder`` (default: ``encoder.pt`` beside ``checkpoint``) encodes the check images:
-    the shipped calibration images, or ``data``'s test split. Returns the manifest.
+    the shipped calibration images, or ``data``'s test split. ``out_dir`` must be new, empty
+    or an earlier decoder export unless ``force``. Returns the manifest.
     """
     from semanticnn.data import read_calibration, read_split
     from semanticnn.evaluate.sweep import check_pair
     from semanticnn.firmware.render import write_tree
     from semanticnn.model.checkpoint import load_decoder
+    from semanticnn.output_paths import check_project_dir
 
     if not HEADER_BYTES < mtu <= 0xFFFF:
         raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")
+    check_project_dir(out_dir, MANIFEST_FILE, force)
     decoder = load_decoder(checkpoint)
     enc = _encoder_for(checkpoint, encoder)
     check_pair(enc, decoder)
@@ -155,5 +159,6 @@ def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU
 
     manifest = decoder_manifest(decoder, Path(checkpoint).name, mtu)
     manifest.update(opset=OPSET, onnxruntime=onnxruntime.__version__, check=check)
-    write_tree({ONNX_FILE: onnx_bytes, MANIFEST_FILE: json.dumps(manifest, indent=2) + "\n"}, Path(out_dir))
+    write_tree({ONNX_FILE: onnx_bytes, MANIFEST_FILE: json.dumps(manifest, indent=2) + "\n"}, Path(out_dir),
+               MANIFEST_FILE, force)
     return manifest

@@ -21,11 +21,12 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Check on this data set's test images (default: the shipped calibration images).")
 @click.option("--mtu", type=int, default=DEFAULT_MTU, show_default=True,
               help="Packet size the devices send, header included (as given to snn-export).")
-def export_decoder_cmd(checkpoint, out_dir, encoder, data, mtu):
+@click.option("--force", is_flag=True, help="Replace -o DIR even if it holds files that are not an earlier export.")
+def export_decoder_cmd(checkpoint, out_dir, encoder, data, mtu, force):
     """Export a decoder checkpoint to ONNX for the edge, checked on onnxruntime."""
     from semanticnn.export.decoder import export_decoder
 
-    manifest = export_decoder(checkpoint, out_dir, encoder=encoder, data=data, mtu=mtu)
+    manifest = export_decoder(checkpoint, out_dir, encoder=encoder, data=data, mtu=mtu, force=force)
     check = manifest["check"]
     click.echo(f"wrote {out_dir}/decoder.onnx and decoder.json: {manifest['n_symbols']} symbols in "
                f"{manifest['max_packets']} packets of mtu {manifest['mtu']}; onnxruntime vs PyTorch on "

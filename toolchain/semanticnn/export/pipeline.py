@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
-from semanticnn.errors import ConfigError
-from semanticnn.export import checks
+from semanticnn.channel.packets import DEFAULT_MTU, packet_count
+from semanticnn.export import checks, preflight
 from semanticnn.export.convert import images_to_float, to_int8_tflite
 from semanticnn.export.kernel_plan import plan_graph
 from semanticnn.export.model_data import render_model_data
@@ -45,8 +44,12 @@ def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.nd
     return np.argmin(np.abs(y[..., None] - centres), axis=-1)
 
 
-def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None) -> dict:
-    """Export ``checkpoint`` for ``target_name`` into ``out_dir``; returns the manifest."""
+def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None,
+                   force=False) -> dict:
+    """Export ``checkpoint`` for ``target_name`` into ``out_dir``; returns the manifest.
+
+    ``out_dir`` must be new, empty or an earlier export unless ``force`` (``preflight.check_destination``).
+    """
     from semanticnn.data import read_calibration, read_split
     from semanticnn.firmware.project import render_project as default_render_project
     from semanticnn.model.checkpoint import load_encoder
@@ -54,12 +57,13 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     if Path(checkpoint).suffix == ".tflite":  # an int8 graph from any converter: no calibration, no SQ stage
         from semanticnn.export.tflite_export import export_tflite
 
-        return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project)
+        return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project, force=force)
     target = get_target(target_name)
-    if not HEADER_BYTES < mtu <= 0xFFFF:
-        raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")
+    preflight.check_mtu(mtu)
+    preflight.check_destination(out_dir, force)
     checkpoint = Path(checkpoint)
     encoder = load_encoder(checkpoint)
+    preflight.check_mapping(encoder.config["mapping"], checkpoint)
     n_images = CALIBRATION_IMAGES + CHECK_IMAGES
     if data is None:
         images, _ = read_calibration(limit=n_images)
@@ -133,6 +137,6 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     files.update({f"tflm/{k}": v for k, v in render_model_data(model_bytes, checkpoint.name).items()})
     files[MODEL_FILE] = model_bytes
     files.update((render_project or default_render_project)(target, manifest))
-    files["export.json"] = json.dumps(manifest, indent=2) + "\n"
-    write_tree(files, Path(out_dir))
+    files[preflight.MANIFEST_FILE] = json.dumps(manifest, indent=2) + "\n"
+    write_tree(files, Path(out_dir), preflight.MANIFEST_FILE, force)
     return manifest

@@ -4,9 +4,6 @@ Rendering is pure (nanopb style): it reads templates and returns text; only
 ``write_tree`` touches the disk, and it replaces the destination atomically.
 """
 
-import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +11,8 @@ import jinja2
 import numpy as np
 
 from semanticnn import __version__
+from semanticnn.atomic_file import write_tree_atomic
+from semanticnn.output_paths import check_project_dir
 
 __all__ = ["TEMPLATES_DIR", "model_context", "render_model", "render_template", "write_tree"]
 
@@ -102,31 +101,12 @@ def render_model(plan, source: str) -> dict:
     }
 
 
-def write_tree(files: dict, dest: Path) -> None:
+def write_tree(files: dict, dest: Path, marker: str | None = None, force: bool = False) -> None:
     """Write ``files`` ({relative path: str or bytes}) as the directory ``dest``, atomically.
 
-    Everything is written into a sibling temporary directory first; only when all of
-    it is there does it replace ``dest``. A failure leaves ``dest`` as it was.
+    ``dest`` must be missing, empty, or an earlier output holding the file ``marker``
+    (``semanticnn.output_paths.check_project_dir``); ``force`` replaces it anyway.
+    A failure leaves ``dest`` as it was.
     """
-    dest = Path(dest).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        for rel, content in sorted(files.items()):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    check_project_dir(dest, marker, force)
+    write_tree_atomic(files, dest)

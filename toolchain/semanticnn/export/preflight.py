@@ -1,0 +1,43 @@
+"""What an export checks before its long work: the MTU, the code mapping and the output directory.
+
+Each check is cheap and raises a one-line :class:`~semanticnn.errors.ConfigError`, so a
+bad argument stops ``snn-export`` in a moment rather than after calibration.
+"""
+
+from semanticnn.bench.framing import MAX_RESULT_BYTES
+from semanticnn.channel.bits import MAPPINGS
+from semanticnn.channel.packets import HEADER_BYTES
+from semanticnn.errors import ConfigError
+from semanticnn.output_paths import check_project_dir
+
+__all__ = ["MANIFEST_FILE", "MAX_MTU", "check_mtu", "check_mapping", "check_destination"]
+
+MANIFEST_FILE = "export.json"
+"""The manifest every export writes; its presence marks a directory as an earlier export."""
+
+MAX_MTU = MAX_RESULT_BYTES
+"""Largest packet: a PACKET response carries one whole packet after its status byte in one frame."""
+
+
+def check_mtu(mtu):
+    """Raise ConfigError unless a packet of ``mtu`` bytes holds payload and fits one PACKET response."""
+    if not HEADER_BYTES < mtu <= MAX_MTU:
+        raise ConfigError(
+            f"--mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to {MAX_MTU} bytes "
+            f"(a {HEADER_BYTES}-byte header, and one packet per serial frame)"
+        )
+
+
+def check_mapping(mapping, checkpoint):
+    """Raise ConfigError unless the checkpoint's symbol -> code word ``mapping`` is one the firmware has."""
+    if mapping not in MAPPINGS:
+        choices = ", ".join(repr(m) for m in MAPPINGS)
+        raise ConfigError(
+            f"{checkpoint} has mapping {mapping!r}, which the firmware does not implement: "
+            f"retrain with mapping {choices}"
+        )
+
+
+def check_destination(out_dir, force=False):
+    """Raise ConfigError unless ``out_dir`` is new, empty or an earlier export (``force``: replace anyway)."""
+    check_project_dir(out_dir, MANIFEST_FILE, force)
