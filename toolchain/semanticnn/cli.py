@@ -21,6 +21,7 @@ def snn():
 
 def _register():
     from semanticnn.bench.cli import bench_cmd
+    from semanticnn.edge.cli import serve_cmd
     from semanticnn.evaluate.cli import eval_cmd
     from semanticnn.export.cli import export_cmd
     from semanticnn.export.decoder_cli import export_decoder_cmd
@@ -29,6 +30,7 @@ def _register():
     snn.add_command(train_cmd, "train")
     snn.add_command(export_cmd, "export")
     snn.add_command(export_decoder_cmd, "export-decoder")
+    snn.add_command(serve_cmd, "serve")
     snn.add_command(bench_cmd, "bench")
     snn.add_command(eval_cmd, "eval")
 

@@ -7,7 +7,8 @@ checked before it is kept; a bad one is counted and dropped, never raised:
 * ``bad_crc``: the header fails its CRC-8 (or is shorter than a header);
 * ``out_of_range``: the fragment count is not the model's, the index is past it,
   or the length is not what that fragment carries at this mtu;
-* ``duplicate``: the fragment is already in (or its frame was already released);
+* ``duplicate``: the fragment is already in (also after its frame was released);
+* ``late``: a fragment of a frame already released without it (it stays lost);
 * ``unknown_device``: the device is not in ``devices`` (when a registry is given).
 
 Lost packets are counted when their frame is released (its missing fragments),
@@ -17,7 +18,7 @@ counted takes its packets back.
 """
 
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from semanticnn.channel.packets import HEADER_BYTES, packet_count, parse_header
@@ -37,6 +38,7 @@ class Counters:
     bad_crc: int = 0
     out_of_range: int = 0
     duplicate: int = 0
+    late: int = 0
     unknown_device: int = 0
     lost_packets: int = 0
     lost_frames: int = 0
@@ -71,7 +73,13 @@ class _DeviceLog:
     def __init__(self):
         self.newest = None
         self.presumed_lost = set()
-        self.released = deque(maxlen=DONE_MEMORY)
+        self.released = OrderedDict()  # frame id -> fragment indices it was released with
+
+    def remember(self, frame):
+        """Note ``frame`` as released; forget the oldest beyond ``DONE_MEMORY``."""
+        self.released[frame.frame_id] = frozenset(frame.fragments)
+        while len(self.released) > DONE_MEMORY:
+            self.released.popitem(last=False)
 
 
 class FrameAssembler:
@@ -109,7 +117,10 @@ class FrameAssembler:
         log = self._logs.setdefault(device, _DeviceLog())
         key = (device, head.frame_id)
         if head.frame_id in log.released:
-            c.duplicate += 1
+            if head.fragment in log.released[head.frame_id]:
+                c.duplicate += 1
+            else:
+                c.late += 1
             return None
         frame = self.pending.get(key)
         if frame is None:
@@ -148,7 +159,7 @@ class FrameAssembler:
 
     def _release(self, key):
         frame = self.pending.pop(key)
-        self._logs[frame.device].released.append(frame.frame_id)
+        self._logs[frame.device].remember(frame)
         if frame.missing:
             self.counters.frames_partial += 1
             self.counters.lost_packets += frame.missing
