@@ -92,7 +92,7 @@ class FakeFirmware:
         self.input_bytes = int(np.prod(manifest["input"]["shape"]))
         self.output_shape = tuple(manifest["output"]["shape"])
         self._input = bytearray(self.input_bytes)
-        self._loaded = 0
+        self._written = np.zeros(self.input_bytes, dtype=bool)  # bytes of the current image written
         self._packets = None
         self._output = None
         self.requests = 0
@@ -142,14 +142,16 @@ class FakeFirmware:
         data = args[4:]
         if offset + len(data) > self.input_bytes:
             return Status.BAD_ARGUMENT, b""
+        if offset == 0:  # a new image: earlier LOADs no longer count (docs/protocol.md)
+            self._written[:] = False
         self._input[offset:offset + len(data)] = data
-        self._loaded = max(self._loaded, offset + len(data))
-        return Status.OK, struct.pack("<I", self._loaded)
+        self._written[offset:offset + len(data)] = True
+        return Status.OK, struct.pack("<I", int(self._written.sum()))
 
     def _infer(self, args):
         if len(args) != 2:
             return Status.BAD_ARGUMENT, b""
-        if self._loaded < self.input_bytes:
+        if not self._written.all():
             return Status.NOT_READY, b""
         (frame_id,) = struct.unpack("<H", args)
         x = np.frombuffer(bytes(self._input), dtype=np.int8)

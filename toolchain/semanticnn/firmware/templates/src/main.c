@@ -32,7 +32,8 @@ static uint8_t bitstream[SNN_PAYLOAD_BYTES];
 static uint8_t packets[SNN_MAX_PACKETS][SNN_MTU];
 static uint16_t packet_len[SNN_MAX_PACKETS];
 static uint32_t n_packets;
-static uint32_t input_loaded;
+static uint8_t input_written[(SNN_INPUT_BYTES + 7u) / 8u]; /* a bit per byte of the current image */
+static uint32_t input_loaded;                              /* bits set in input_written */
 static const int8_t *output;
 
 /* Fill the stack below the current stack pointer with 0xA5 bytes. */
@@ -122,6 +123,24 @@ static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
     return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));
 }
 
+/* Note bytes [offset, offset + len) of the input as written. A LOAD at offset 0
+ * starts a new image (docs/protocol.md): what earlier LOADs wrote no longer counts. */
+static void mark_written(uint32_t offset, uint32_t len)
+{
+    if (offset == 0u) {
+        memset(input_written, 0, sizeof input_written);
+        input_loaded = 0;
+    }
+    for (uint32_t i = offset; i < offset + len; i++) {
+        uint8_t bit = (uint8_t)(1u << (i & 7u));
+
+        if ((input_written[i >> 3] & bit) == 0u) {
+            input_written[i >> 3] |= bit;
+            input_loaded++;
+        }
+    }
+}
+
 static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
 {
     uint32_t offset, len;
@@ -135,9 +154,7 @@ static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
         return RESULT(SNN_STATUS_BAD_ARG, 0);
     }
     memcpy((uint8_t *)snn_input + offset, req + 4, len);
-    if (offset + len > input_loaded) {
-        input_loaded = offset + len;
-    }
+    mark_written(offset, len);
     put_u32(res, input_loaded);
     return RESULT(SNN_STATUS_OK, 4);
 }
