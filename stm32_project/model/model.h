@@ -15,6 +15,13 @@
 #define SNN_OUTPUT_C 8
 #define SNN_OUTPUT_BYTES 512
 #define SNN_ACTIVATION_BYTES 16896
+#define SNN_N_LAYERS 6
+
+/* Per layer, in execution order: multiply-accumulates, and the latency timer's reading
+ * (board unit) when the layer finished: written by snn_model_run() in builds with
+ * SNN_LAYER_TIMING, defined in main.c, read by the LAYERS command. */
+static const uint32_t snn_layer_macs[SNN_N_LAYERS] = { 442368, 131072, 0, 4096, 0, 0 };
+extern uint32_t snn_layer_latency[SNN_N_LAYERS];
 
 /* int8 input tensor, NHWC; the host writes it before snn_model_run(). */
 extern int8_t snn_input[SNN_INPUT_BYTES];

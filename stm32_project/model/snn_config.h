@@ -16,12 +16,14 @@
 #define SNN_LEVELS             8u
 #define SNN_BITS_PER_SYMBOL    3u
 #define SNN_GRAY               1
+#define SNN_SQ_STAGE           1
 
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
 #define SNN_MODEL_CRC          0xA3E2B0E9u
 
+#if SNN_SQ_STAGE
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
     88,
@@ -49,6 +51,7 @@ _Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 8u,
                "one PReLU slope per output channel");
 _Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 7u,
                "L - 1 boundaries");
+#endif
 _Static_assert((1u << SNN_BITS_PER_SYMBOL) == SNN_LEVELS, "L = 2^k");
 _Static_assert(SNN_BITS_PER_SYMBOL >= 1u && SNN_BITS_PER_SYMBOL <= 8u, "1 <= k <= 8");
 _Static_assert(SNN_N_SYMBOLS % SNN_OUTPUT_CHANNELS == 0u, "whole pixels of C channels");

@@ -26,7 +26,9 @@ _Static_assert(SNN_MTU + 1u <= SNN_MAX_PAYLOAD, "a PACKET response must fit one 
 static snn_rx_t rx;
 static uint8_t tx_payload[SNN_MAX_PAYLOAD];
 static uint8_t tx_wire[SNN_MAX_WIRE];
+#if SNN_SQ_STAGE
 static uint8_t bitstream[SNN_PAYLOAD_BYTES];
+#endif
 static uint8_t packets[SNN_MAX_PACKETS][SNN_MTU];
 static uint16_t packet_len[SNN_MAX_PACKETS];
 static uint32_t n_packets;
@@ -156,10 +158,16 @@ static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
 
     board_timer_start();
     output = snn_model_run();
+#if SNN_SQ_STAGE
     n_bytes = snn_sq_encode(output, SNN_OUTPUT_BYTES, SNN_OUTPUT_CHANNELS, SNN_OUTPUT_ZERO_POINT,
                             snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
                             SNN_GRAY, bitstream, NULL);
     n_packets = snn_packetize(bitstream, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
+#else
+    /* No SQ stage: the packets carry the int8 output tensor as it is. */
+    n_bytes = SNN_OUTPUT_BYTES;
+    n_packets = snn_packetize((const uint8_t *)output, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
+#endif
     latency = board_timer_stop();
 
     p = put_u32(p, latency);
@@ -206,6 +214,35 @@ static uint32_t cmd_output(const uint8_t *req, uint32_t n, uint8_t *res)
     return RESULT(SNN_STATUS_OK, len);
 }
 
+#ifdef SNN_N_LAYERS
+/* Per layer of the last inference: latency (board unit) and multiply-accumulates.
+ * A runtime whose model.h has no per-layer table answers LAYERS as unknown. */
+_Static_assert(2u + 8u * SNN_N_LAYERS <= SNN_MAX_PAYLOAD - 1u, "the LAYERS result must fit one frame");
+
+uint32_t snn_layer_latency[SNN_N_LAYERS];
+
+static uint32_t cmd_layers(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint8_t *p = res;
+    uint32_t previous = 0;
+
+    (void)req;
+    if (n != 0) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    if (output == NULL) {
+        return RESULT(SNN_STATUS_NOT_READY, 0);
+    }
+    p = put_u16(p, SNN_N_LAYERS);
+    for (uint32_t i = 0; i < SNN_N_LAYERS; i++) {
+        p = put_u32(p, snn_layer_latency[i] - previous);
+        p = put_u32(p, snn_layer_macs[i]);
+        previous = snn_layer_latency[i];
+    }
+    return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));
+}
+#endif
+
 static void dispatch(void)
 {
     uint32_t r;
@@ -216,6 +253,9 @@ static void dispatch(void)
     case SNN_CMD_INFER:  r = cmd_infer(rx.payload, rx.payload_len, tx_payload + 1); break;
     case SNN_CMD_PACKET: r = cmd_packet(rx.payload, rx.payload_len, tx_payload + 1); break;
     case SNN_CMD_OUTPUT: r = cmd_output(rx.payload, rx.payload_len, tx_payload + 1); break;
+#ifdef SNN_N_LAYERS
+    case SNN_CMD_LAYERS: r = cmd_layers(rx.payload, rx.payload_len, tx_payload + 1); break;
+#endif
     default:             r = RESULT(SNN_STATUS_UNKNOWN_CMD, 0); break;
     }
     tx_payload[0] = (uint8_t)(r >> 16);

@@ -30,6 +30,7 @@ enum snn_cmd {
     SNN_CMD_INFER = 0x03,
     SNN_CMD_PACKET = 0x04,
     SNN_CMD_OUTPUT = 0x05,
+    SNN_CMD_LAYERS = 0x06,
 };
 
 /* What snn_rx_push reports after a byte. */

@@ -51,6 +51,7 @@ class Cmd(IntEnum):
     INFER = 0x03
     PACKET = 0x04
     OUTPUT = 0x05
+    LAYERS = 0x06
 
 
 class Status(IntEnum):
@@ -81,6 +82,7 @@ _INFER = struct.Struct("<IIHI")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _OUTPUT_REQ = struct.Struct("<IH")
+_LAYER = struct.Struct("<II")
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,16 @@ class Board:
                 )
             out += data
         return np.frombuffer(bytes(out), dtype=np.int8)
+
+    def layers(self):
+        """Per layer of the last INFER, in execution order: ``[(latency, macs)]``."""
+        data = self.command(Cmd.LAYERS, b"", reply_bytes=MAX_PAYLOAD_BYTES)
+        if len(data) < _U16.size:
+            raise ProtocolError(f"LAYERS result of {len(data)} bytes has no layer count: update the firmware")
+        (n,) = _U16.unpack_from(data)
+        if len(data) != _U16.size + n * _LAYER.size:
+            raise ProtocolError(f"LAYERS result of {len(data)} bytes does not hold {n} layers: update the firmware")
+        return [_LAYER.unpack_from(data, _U16.size + i * _LAYER.size) for i in range(n)]
 
     def run_sample(self, input_bytes, frame_id):
         """LOAD, INFER, every PACKET and the whole OUTPUT: ``(InferResult, [packet], int8 array)``."""

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from semanticnn.atomic_file import write_atomic
 from semanticnn.bench.commands import Board
+from semanticnn.bench.layer_table import layer_rows, print_layers, read_layers, render_layers_markdown
 from semanticnn.bench.reference import HostReference
 from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
 from semanticnn.bench.transport import open_transport
@@ -277,7 +278,10 @@ def render_markdown(report):
     """Render the report as a Markdown table."""
     lines = ["| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in _rows(report)]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if "layers" in report:
+        text += "\nPer layer (last sample):\n\n" + render_layers_markdown(report["layers"], report["latency"]["unit"])
+    return text
 
 
 def print_report(report, console):
@@ -288,6 +292,8 @@ def print_report(report, console):
     for name, value in _rows(report):
         table.add_row(name, value)
     console.print(table)
+    if "layers" in report:
+        print_layers(report["layers"], report["latency"]["unit"], console)
     for line in report["mismatches"]:
         console.print(f"[red]mismatch[/red] {line}")
 
@@ -343,7 +349,10 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
         with _progress(console) as progress:
             task = progress.add_task("samples", total=len(images))
             results = bench_samples(board, reference, images, lambda _: progress.advance(task))
+        layers = read_layers(board)
     report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
+    if layers is not None:
+        report["layers"] = layer_rows(manifest["layers"], layers)
     if json_out is not None:
         write_json(report, json_out)
     if markdown_out is not None:

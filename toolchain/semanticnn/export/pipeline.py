@@ -72,7 +72,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     module = encoder.export_module().eval()
     model_bytes = to_int8_tflite(module, images_to_float(images[:CALIBRATION_IMAGES]))
     plan = plan_graph(read_graph(model_bytes))
-    model_files = render_model(plan, source=checkpoint.name)
+    model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
     tin, tout = plan.input_tensor, plan.output_tensor
     in_scale, in_zp = float(tin.scale[0]), int(tin.zero_point[0])
     out_scale, out_zp = float(tout.scale[0]), int(tout.zero_point[0])

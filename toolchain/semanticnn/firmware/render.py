@@ -58,11 +58,32 @@ def _summary(layer):
     return f"{p['size']} elements"
 
 
-def model_context(plan, source: str) -> dict:
-    """Everything model.c.j2 and model.h.j2 print, decided here."""
+def _arena_asserts(plan, tensors):
+    return [
+        f"{plan.offsets[t]} + {plan.graph_tensors[t].nbytes} <= SNN_ACTIVATION_BYTES"
+        for t in tensors if t in plan.offsets
+    ]
+
+
+def model_context(plan, source: str, dsp: bool = False) -> dict:
+    """Everything model.c.j2 and model.h.j2 print, decided here; ``dsp``: the core has SMLAD."""
+    from semanticnn.export.conv_codegen import conv2d_code
+    from semanticnn.export.layer_stats import layer_macs
+
     layers = []
+    scratch_bytes = 0
     for layer in plan.layers:
         cname = f"layer{layer.index}"
+        if layer.kind == "conv2d":
+            code = conv2d_code(layer, cname, _summary(layer), dsp)
+            scratch_bytes = max(scratch_bytes, code["scratch_bytes"])
+            tensors = [*layer.inputs, layer.output]
+            layers.append(dict(
+                index=layer.index, op=layer.op, kind=layer.kind, code=code["code"], call=code["call"],
+                cname=cname, static_asserts=_arena_asserts(plan, tensors),
+                args=[_tensor_expr(plan, t) for t in tensors] + ["snn_scratch"],
+            ))
+            continue
         arrays = [
             dict(cname=f"{cname}_{name}", ctype=ctype, length=len(np.asarray(values).reshape(-1)),
                  lines=c_array_lines(values))
@@ -70,14 +91,11 @@ def model_context(plan, source: str) -> dict:
         ]
         fields = [(k, int(v)) for k, v in layer.params.items()] + [(name, f"{cname}_{name}") for name in layer.arrays]
         tensors = [*layer.inputs, layer.output]
-        asserts = [
-            f"{plan.offsets[t]} + {plan.graph_tensors[t].nbytes} <= SNN_ACTIVATION_BYTES"
-            for t in tensors if t in plan.offsets
-        ]
+        asserts = _arena_asserts(plan, tensors)
         layers.append(dict(
             index=layer.index, op=layer.op, kind=layer.kind, cname=cname, summary=_summary(layer),
-            arrays=arrays, fields=fields, static_asserts=asserts,
-            args=[_tensor_expr(plan, t) for t in tensors],
+            arrays=arrays, fields=fields, static_asserts=asserts, code=None, call=f"snn_{layer.kind}_s8",
+            args=[f"&{cname}"] + [_tensor_expr(plan, t) for t in tensors],
         ))
     return dict(
         source=source,
@@ -88,13 +106,15 @@ def model_context(plan, source: str) -> dict:
         output_bytes=plan.output_tensor.nbytes,
         arena_bytes=plan.arena_bytes,
         const_bytes=plan.const_bytes,
+        scratch_halfwords=(scratch_bytes + 1) // 2,
+        layer_macs=[layer_macs(layer) for layer in plan.layers],
         output_expr=_tensor_expr(plan, plan.output_tensor.index),
     )
 
 
-def render_model(plan, source: str) -> dict:
-    """``model/model.c`` and ``model/model.h`` for ``plan``."""
-    context = model_context(plan, source)
+def render_model(plan, source: str, dsp: bool = False) -> dict:
+    """``model/model.c`` and ``model/model.h`` for ``plan``; ``dsp``: emit SMLAD code for the core."""
+    context = model_context(plan, source, dsp)
     return {
         "model/model.h": render_template("model.h.j2", context),
         "model/model.c": render_template("model.c.j2", context),

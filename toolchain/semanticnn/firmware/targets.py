@@ -21,6 +21,7 @@ class Target:
     ram_bytes: int
     core_clock_hz: int
     latency_unit: str
+    dsp: bool = False
     qemu_machine: str | None = None
     flash_address: str | None = None
     openocd_config: str | None = None

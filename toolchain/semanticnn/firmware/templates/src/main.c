@@ -231,6 +231,35 @@ static uint32_t cmd_output(const uint8_t *req, uint32_t n, uint8_t *res)
     return RESULT(SNN_STATUS_OK, len);
 }
 
+#ifdef SNN_N_LAYERS
+/* Per layer of the last inference: latency (board unit) and multiply-accumulates.
+ * A runtime whose model.h has no per-layer table answers LAYERS as unknown. */
+_Static_assert(2u + 8u * SNN_N_LAYERS <= SNN_MAX_PAYLOAD - 1u, "the LAYERS result must fit one frame");
+
+uint32_t snn_layer_latency[SNN_N_LAYERS];
+
+static uint32_t cmd_layers(const uint8_t *req, uint32_t n, uint8_t *res)
+{
+    uint8_t *p = res;
+    uint32_t previous = 0;
+
+    (void)req;
+    if (n != 0) {
+        return RESULT(SNN_STATUS_BAD_ARG, 0);
+    }
+    if (output == NULL) {
+        return RESULT(SNN_STATUS_NOT_READY, 0);
+    }
+    p = put_u16(p, SNN_N_LAYERS);
+    for (uint32_t i = 0; i < SNN_N_LAYERS; i++) {
+        p = put_u32(p, snn_layer_latency[i] - previous);
+        p = put_u32(p, snn_layer_macs[i]);
+        previous = snn_layer_latency[i];
+    }
+    return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));
+}
+#endif
+
 static void dispatch(void)
 {
     uint32_t r;
@@ -241,6 +270,9 @@ static void dispatch(void)
     case SNN_CMD_INFER:  r = cmd_infer(rx.payload, rx.payload_len, tx_payload + 1); break;
     case SNN_CMD_PACKET: r = cmd_packet(rx.payload, rx.payload_len, tx_payload + 1); break;
     case SNN_CMD_OUTPUT: r = cmd_output(rx.payload, rx.payload_len, tx_payload + 1); break;
+#ifdef SNN_N_LAYERS
+    case SNN_CMD_LAYERS: r = cmd_layers(rx.payload, rx.payload_len, tx_payload + 1); break;
+#endif
     default:             r = RESULT(SNN_STATUS_UNKNOWN_CMD, 0); break;
     }
     tx_payload[0] = (uint8_t)(r >> 16);
