@@ -9,12 +9,15 @@ import sys
 
 import click
 
+from semanticnn import verbosity
+from semanticnn.cli_options import toolchain_options
 from semanticnn.errors import SnnError
 
 __all__ = ["main", "export_main", "bench_main", "snn"]
 
 
 @click.group()
+@toolchain_options
 def snn():
     """SemanticNN toolchain: train, export, bench and evaluate split models."""
 
@@ -37,7 +40,8 @@ def _register():
 
 def _run(command, args=None):
     try:
-        command.main(args=args, standalone_mode=False)
+        with verbosity.restored():  # -q ends here, before an error is printed
+            command.main(args=args, standalone_mode=False)
     except SnnError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

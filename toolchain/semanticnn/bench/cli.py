@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from semanticnn.bench.timeouts import DEFAULT_BAUD
+from semanticnn.cli_options import toolchain_options
 
 __all__ = ["bench_cmd"]
 
@@ -12,6 +13,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 
 
 @click.command()
+@toolchain_options
 @click.option("--qemu", "qemu_dir", type=_DIR, help="Exported project to build and boot in QEMU.")
 @click.option("--port", help="Serial port (or socket:// URL) of a flashed board.")
 @click.option("--project", "project_dir", type=_DIR, help="Exported project the board on --port runs.")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from semanticnn.atomic_file import write_atomic
@@ -27,6 +26,8 @@ from semanticnn.bench.reference import HostReference
 from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
 from semanticnn.bench.transport import open_transport
 from semanticnn.errors import BoardError, ConfigError, SnnError, ToolMissingError
+from semanticnn.progress import advancer, progress_bar
+from semanticnn.provenance import provenance
 from semanticnn.output_paths import check_output_file
 
 __all__ = [
@@ -246,6 +247,7 @@ def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
         "packets_per_inference": max(r.n_packets for r in results),
         "compression_vs_float32": manifest["float32_split_bytes"] / payload,
         "mismatches": [r.mismatch for r in results if r.mismatch][:_MAX_LISTED_MISMATCHES],
+        "provenance": provenance(**manifest.get("provenance", {}).get("checkpoints", {})),
     }
 
 
@@ -346,9 +348,10 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
     with _open_board(elf, manifest["target"], port, baud) as board:
         info = board.info()
         check_info(info, manifest, project_dir)
-        with _progress(console) as progress:
-            task = progress.add_task("samples", total=len(images))
-            results = bench_samples(board, reference, images, lambda _: progress.advance(task))
+        progress = progress_bar(console)
+        with progress or contextlib.nullcontext():
+            advance = advancer(progress, "samples", len(images))
+            results = bench_samples(board, reference, images, lambda _: advance())
         layers = read_layers(board)
     report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
     if layers is not None:
@@ -377,10 +380,3 @@ def _open_board(elf, target, port, baud):
 
     with launch_qemu(elf, target) as transport:
         yield Board(transport)
-
-
-def _progress(console):
-    return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True,
-    )

@@ -1,7 +1,7 @@
 """data: the image readers every stage shares (train, export, bench, evaluate, edge).
 
 ``sources`` (one ``--data`` argument: CIFAR-10 JPEG zip, ``cifar-10-batches-py``,
-ImageFolder, calibration file), ``shipped`` (``models/calibration.npz``),
+ImageFolder, calibration file), ``shipped`` (``calibration.npz``, package data),
 ``datasets`` (training data sets by config name), and one reader a layout.
 """
 

@@ -1,4 +1,4 @@
-"""Calibration images shipped with the model: ``models/calibration.npz``.
+"""Calibration images shipped inside the package: ``semanticnn/data/calibration.npz``.
 
 They are CIFAR-10 TRAIN images (so accuracy measured on test images stays honest),
 picked as ``read_cifar10_jpeg(split="train", limit=N, seed=0)`` picks them and stored
@@ -13,16 +13,18 @@ same with the zip or without it. Arrays in the file:
 """
 
 import io
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from semanticnn.atomic_file import write_atomic
-from semanticnn.data.cifar_jpeg import REPO_ROOT, decode_jpeg, read_cifar10_jpeg_bytes
+from semanticnn.data.cifar_jpeg import decode_jpeg, read_cifar10_jpeg_bytes
 from semanticnn.errors import ConfigError
 
 __all__ = ["CALIBRATION_FILE", "SHIPPED_IMAGES", "write_calibration", "read_calibration"]
 
-CALIBRATION_FILE = REPO_ROOT / "models" / "calibration.npz"
+CALIBRATION_FILE = Path(str(resources.files("semanticnn.data") / "calibration.npz"))  # package data: works from a wheel
 SHIPPED_IMAGES = 1000
 
 

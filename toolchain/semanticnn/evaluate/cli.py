@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from semanticnn.cli_options import toolchain_options
+
 __all__ = ["eval_cmd", "CALIB_IMAGES"]
 
 CALIB_IMAGES = 500  # training images that fix the raw baselines' quantisation range
@@ -11,7 +13,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None,
-                   methods=None, base=None):
+                   methods=None, base=None, progress=None):
     """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
     import torch
 
@@ -20,6 +22,7 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     from semanticnn.evaluate.report import report_paths, write_report
     from semanticnn.evaluate.sweep import parse_bers, run_eval
     from semanticnn.model.checkpoint import load_base, load_decoder, load_encoder
+    from semanticnn.provenance import provenance
 
     ber_list = parse_bers(bers)
     check_channel(channel, ber_list)
@@ -32,14 +35,17 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     else:  # a test-only data set: the shipped CIFAR-10 train images fix the raw baselines' range
         calib = torch.from_numpy(read_calibration(limit=CALIB_IMAGES)[0]).permute(0, 3, 1, 2).contiguous()
     ref = load_base(base) if base is not None else None
-    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref)
-    report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base))
+    report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref,
+                      progress=progress)
+    report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base),
+                  provenance=provenance(encoder=encoder, decoder=decoder, base=base))
     if out is not None:
         write_report(report, report_paths(out))
     return report
 
 
 @click.command("eval")
+@toolchain_options
 @click.option("--encoder", required=True, type=_FILE, help="encoder.pt from `snn train`.")
 @click.option("--decoder", required=True, type=_FILE, help="decoder.pt from `snn train`.")
 @click.option("--ber", "bers", default="0,1e-3,1e-2,5e-2,1e-1", show_default=True,
@@ -58,12 +64,17 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
                    "decoder fine-tuned its tail).")
 def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, base):
     """Accuracy vs BER of the split model and its baselines over a bit-level channel."""
+    import contextlib
+
     from rich.console import Console
 
     from semanticnn.evaluate.report import rich_table
+    from semanticnn.progress import progress_bar
 
-    report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed,
-                            log=lambda m: click.echo(m, err=True), base=base)
+    progress = progress_bar()
+    with progress or contextlib.nullcontext():
+        report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed, base=base,
+                                log=None if progress else lambda m: click.echo(m, err=True), progress=progress)
     Console().print(rich_table(report))
     if out is not None:
         click.echo(f"wrote {out}")

@@ -21,6 +21,7 @@ from semanticnn.channel.bits import bits_per_symbol, payload_bytes
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
 from semanticnn.evaluate.link import check_channel, send_symbols
+from semanticnn.progress import advancer
 from semanticnn.train.tensors import batches, to_float
 
 __all__ = ["Method", "METHODS", "parse_bers", "check_pair", "feature_bytes", "run_eval"]
@@ -182,14 +183,14 @@ def _method_rows(encoder, bers, correct, n, methods):
 
 @torch.no_grad()
 def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=None,
-             batch_size=500, log=None, methods=None, base=None):
+             batch_size=500, log=None, methods=None, base=None, progress=None):
     """Accuracy of every method of ``methods`` (default: all of ``METHODS``) at every BER.
 
     ``data`` is ``(images uint8 [N, 3, 32, 32], labels [N])``; ``calib_images`` (uint8,
     default: ``data``'s images) fix the raw baselines' quantisation range. ``base`` is the
     unsplit backbone (``load_base``): the unsplit and raw rows run its tail, which a codec
-    trained with ``train_tail`` no longer shares (default: the decoder's tail). Returns the
-    report dict.
+    trained with ``train_tail`` no longer shares (default: the decoder's tail). ``progress``
+    (:func:`semanticnn.progress.progress_bar`) counts the images. Returns the report dict.
     """
     methods = tuple(METHODS) if methods is None else tuple(methods)
     unknown = [m for m in methods if m not in METHODS]
@@ -205,9 +206,11 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     reference_tail = decoder.tail if base is None else base.eval().tail
     setup = Setup(encoder, decoder, calibrate(calib), channel, seed, reference_tail)
     correct = {name: [0] * len(bers) for name in methods}
+    advance = advancer(progress, "eval", len(x))
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
         _count(setup, Batch(y[idx], out.feature, out.indices, int(idx[0])), bers, correct, methods)
+        advance(len(idx))
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")
     return {

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from semanticnn.channel.packets import HEADER_BYTES
+from semanticnn.cli_options import toolchain_options
 from semanticnn.export.pipeline import DEFAULT_MTU, export_encoder
 from semanticnn.export.preflight import MAX_MTU
 from semanticnn.firmware.targets import TARGETS
@@ -13,6 +14,7 @@ __all__ = ["export_cmd"]
 
 
 @click.command("export")
+@toolchain_options
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--target", default="stm32f7", show_default=True,
               help=f"One of: {', '.join(sorted(TARGETS))}.")
@@ -24,7 +26,7 @@ __all__ = ["export_cmd"]
 @click.option("--force", is_flag=True, help="Replace -o DIR even if it holds files that are not an earlier export.")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="Training images for calibration: a cifar10-jpeg.zip, a cifar-10-batches-py folder or an "
-                   "ImageFolder tree (default: the shipped models/calibration.npz).")
+                   "ImageFolder tree (default: the calibration images shipped in the package).")
 def export_cmd(checkpoint, target, out_dir, mtu, force, data):
     """Export an encoder checkpoint to an int8 model and a firmware project."""
     out_dir = out_dir or Path(f"export-{target}")

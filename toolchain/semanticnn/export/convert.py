@@ -7,12 +7,11 @@ so the same images give the same model.
 
 import contextlib
 import io
-import logging
-import os
 
 import numpy as np
 import torch
 
+from semanticnn import verbosity
 from semanticnn.errors import ExportError
 
 __all__ = ["to_int8_tflite", "images_to_float"]
@@ -25,9 +24,13 @@ def images_to_float(images_uint8: np.ndarray) -> torch.Tensor:
 
 @contextlib.contextmanager
 def _quiet():
-    """The converter prints progress lines and absl logs; keep the terminal for ours."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    logging.getLogger("litert_torch").setLevel(logging.ERROR)
+    """The converter's Python side prints progress and warnings; keep the terminal for ours unless ``-v``.
+
+    Its native side is silenced through the environment (:mod:`semanticnn.verbosity`).
+    """
+    if verbosity.level() == verbosity.VERBOSE:
+        yield
+        return
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         yield
 

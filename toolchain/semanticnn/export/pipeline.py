@@ -21,6 +21,7 @@ from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
 from semanticnn.firmware.sq import sq_params, symbols_from_output
 from semanticnn.firmware.targets import get_target
+from semanticnn.provenance import provenance
 
 __all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input", "float_symbols"]
 
@@ -131,6 +132,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         "const_bytes": plan.const_bytes,
         "layers": [f"{layer.op}" for layer in plan.layers],
         "checks": report,
+        "provenance": provenance(encoder=checkpoint),
     }
     manifest["compression_vs_float32"] = round(manifest["float32_split_bytes"] / payload_bytes, 2)
     files = dict(model_files)

@@ -9,6 +9,7 @@ import dataclasses
 
 import click
 
+from semanticnn.cli_options import toolchain_options
 from semanticnn.train.config import TrainConfig, field_kind
 
 __all__ = ["train_cmd"]
@@ -58,6 +59,7 @@ def _config_options(command):
 
 
 @click.command("train")
+@toolchain_options
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML or YAML file of TrainConfig keys.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in OUT/train_state.pt.")

@@ -29,12 +29,14 @@ from semanticnn.errors import ConfigError
 from semanticnn.model.backbone import build_backbone, split_channels
 from semanticnn.model.checkpoint import base_config, load_base, save_base, save_decoder, save_encoder
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
+from semanticnn.output_paths import check_output_file
+from semanticnn.provenance import provenance
 from semanticnn.train import engine
 from semanticnn.train.config import make_config
 from semanticnn.train.datasets import load_dataset
 from semanticnn.train.distributed import DistContext
 from semanticnn.train.loops import evaluate_base, evaluate_split, freeze_
-from semanticnn.train.state import load_state, save_state, set_rng_state
+from semanticnn.train.state import STATE_NAME, check_finite, load_state, save_state, set_rng_state
 
 __all__ = ["run_training", "EVAL_BERS", "STAGES"]
 
@@ -141,6 +143,7 @@ class _Run:
         named = dict(zip(module_names, modules, strict=True))
 
         def after_epoch(done, row):
+            check_finite(name, done, row["loss"], named)
             if ctx.is_main:
                 save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
             ctx.barrier()
@@ -184,9 +187,9 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # softmax tails at small sigma are slow as denormals
     ctx = DistContext.from_env(config.device)
-    out = Path(config.out)
+    out = Path(config.out)  # made by the first file written: an interrupted start leaves no empty folder
     if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        check_output_file(out / STATE_NAME)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     t_start = time.time()
@@ -223,6 +226,7 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     run.record["prelu_slopes"] = enc.prelu_slopes().tolist()
     run.record["train_seconds"] = run.record.get("train_seconds", 0.0) + time.time() - t_start
     if ctx.is_main:
-        write_atomic(out / "train_log.json", json.dumps(run.record, indent=2))
+        log_json = {**run.record, "provenance": provenance(base=config.base)}
+        write_atomic(out / "train_log.json", json.dumps(log_json, indent=2, allow_nan=False))
     ctx.close()
     return run.record
