@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "ExportError",
     "ToolMissingError",
+    "TrainingError",
     "BoardError",
     "ProtocolError",
 ]
@@ -30,6 +31,10 @@ class ConfigError(SnnError):
 
 class ExportError(SnnError):
     """The export could not produce a model that passes its own checks."""
+
+
+class TrainingError(SnnError):
+    """Training diverged: a loss or weight became NaN or infinite."""
 
 
 class ToolMissingError(SnnError):

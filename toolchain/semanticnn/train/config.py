@@ -15,6 +15,7 @@ power of two, dataset path missing, ...).
 """
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, fields
@@ -115,6 +116,8 @@ def _coerce(name, value):
         not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else kind))
     if not ok:
         raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
     return float(value) if kind is float else value
 
 
@@ -158,6 +161,9 @@ def validate(config):
     for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
+    for name in ("lr_base", "lr_stage1", "lr_stage2"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")
     if config.kd_temperature <= 0:
         raise ConfigError(f"--kd-temperature must be > 0, got {config.kd_temperature}")
     if not 0.0 <= config.erasure_max <= 1.0:

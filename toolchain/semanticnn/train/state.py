@@ -12,14 +12,15 @@ Written through a temp file + ``os.replace`` (never half-written) and read with
 ``torch.load(weights_only=True)``.
 """
 
+import math
 from pathlib import Path
 
 import torch
 
-from semanticnn.errors import CheckpointError, ConfigError
+from semanticnn.errors import CheckpointError, ConfigError, TrainingError
 from semanticnn.model.checkpoint import atomic_save
 
-__all__ = ["STATE_FORMAT", "STATE_NAME", "save_state", "load_state", "rng_state", "set_rng_state"]
+__all__ = ["STATE_FORMAT", "STATE_NAME", "check_finite", "save_state", "load_state", "rng_state", "set_rng_state"]
 
 STATE_FORMAT = "semanticnn-train-state"
 STATE_NAME = "train_state.pt"
@@ -38,6 +39,21 @@ def set_rng_state(gen, state):
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_finite(stage, epoch, loss, modules):
+    """Raise TrainingError if ``loss`` or a weight of ``modules`` ({name: module}) is NaN or infinite.
+
+    Called after every epoch, before anything is saved, so no checkpoint or log holds NaN.
+    """
+    bad = None if math.isfinite(loss) else f"loss is {loss}"
+    for key, module in modules.items():
+        for name, tensor in module.state_dict().items():
+            if bad is None and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                bad = f"{key} weight {name} is not finite"
+    if bad is not None:
+        raise TrainingError(f"{stage} diverged in epoch {epoch} ({bad}): lower lr_{stage} and train again; "
+                            "nothing of this stage was saved")
 
 
 def save_state(out, config, stage, epoch, modules, optimizer, scheduler, gen, record):
