@@ -316,13 +316,14 @@ def select_board(qemu_dir, port, project_dir):
 
 
 def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, markdown_out=None,
-              baud=DEFAULT_BAUD, console=None, strict=True):
+              baud=DEFAULT_BAUD, console=None, strict=True, data=None):
     """Bench the exported project ``project_dir`` on QEMU (default) or the board on ``port``.
 
     Returns the report dict; writes it to ``json_out`` / ``markdown_out`` when given. With
     ``strict``, a sample that is not bit-exact raises :class:`BoardError` after writing.
+    ``data`` holds the test images (``semanticnn.bench.images.bench_images``).
     """
-    from semanticnn.data import read_cifar10_jpeg
+    from semanticnn.bench.images import bench_images
 
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1, got {samples}")
@@ -344,7 +345,7 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
 
         images = check_inputs(tuple(manifest["input"]["shape"][1:]), samples, seed=1)
     else:
-        images, _ = read_cifar10_jpeg(split="test", limit=samples)
+        images, _ = bench_images(data, samples, console)
     with _open_board(elf, manifest["target"], port, baud) as board:
         info = board.info()
         check_info(info, manifest, project_dir)

@@ -1,0 +1,56 @@
+"""snn-bench --accuracy: the board's packets through the channel into the onnxruntime receiver, on QEMU."""
+
+import pytest
+
+from conftest import SHIPPED_DECODER
+from semanticnn.bench import accuracy, images, run
+from semanticnn.bench.reference import HostReference
+from semanticnn.data import read_calibration
+from semanticnn.errors import ConfigError
+
+N = 8
+
+
+@pytest.fixture(scope="module")
+def report(exported_qemu):
+    project, manifest = exported_qemu
+    pictures, labels = read_calibration()
+    pictures, labels = pictures[-N:], labels[-N:]
+    reference = HostReference(manifest, run.read_model(project, manifest))
+    with run._open_board(run.ensure_built(project), manifest["target"], None, None) as board:
+        return accuracy.run_accuracy(board, reference, manifest, pictures, labels, (0.0, 0.05), SHIPPED_DECODER)
+
+
+def test_every_board_packet_is_bit_exact_and_every_row_has_every_ber(report):
+    assert report["samples"] == N and report["bit_exact"] == N
+    assert [r["name"] for r in report["rows"]] == list(accuracy.ROWS)
+    assert all(len(r["accuracy"]) == 2 for r in report["rows"])
+
+
+def test_float_packets_without_errors_equal_snn_eval_on_the_same_images(report):
+    rows = {r["name"]: r["accuracy"] for r in report["rows"]}
+    assert rows["float_packets"][0] == rows["float_eval"][0]
+
+
+def test_errors_lose_packets_and_the_receiver_counts_them(report):
+    clean, noisy = report["receiver"]
+    assert clean["lost_packets"] == 0 and clean["frames_complete"] == N
+    assert noisy["lost_packets"] > 0 and noisy["bad_crc"] == 0
+
+
+def test_accuracy_needs_test_images(monkeypatch, tmp_path):
+    monkeypatch.setattr("semanticnn.data.default_cifar10_zip", lambda: tmp_path / "none.zip")
+    with pytest.raises(ConfigError) as err:
+        accuracy.accuracy_bench(tmp_path, 5, (0.0,), SHIPPED_DECODER)
+    assert str(err.value) == ("--accuracy needs test images: pass --data (a cifar10-jpeg.zip, a "
+                              "cifar-10-batches-py folder or an ImageFolder tree)")
+
+
+def test_bit_exact_bench_falls_back_to_shipped_images_without_a_test_set(monkeypatch, tmp_path):
+    monkeypatch.setattr(images, "default_cifar10_zip", lambda: tmp_path / "none.zip")
+    got, labels = images.bench_images(None, 12)
+    assert (got == read_calibration(limit=12)[0]).all() and len(labels) == 12
+    with pytest.raises(ConfigError) as err:
+        images.bench_images(None, 5000)
+    assert str(err.value) == ("--samples 5000: without a test set only the 1000 shipped calibration images can "
+                              "be sent; pass --data for more")

@@ -1,0 +1,174 @@
+"""``snn-bench --accuracy N``: accuracy from the board's own packets.
+
+The board encodes ``N`` test images (never seen by calibration: those are train
+images). Its packets go, at each BER, through the bit channel (``channel.link.transmit``:
+headers flipped like any bits, a packet whose header then fails its CRC is lost) and
+into the onnxruntime receiver (``semanticnn.edge``), told that BER. A frame none of whose
+packets arrives counts as wrong. Next to it, on the same images and the same error
+patterns (same seeds, same packet lengths):
+
+* ``float_packets``: the float PyTorch encoder's symbols through the same packets,
+  channel and receiver; the gap to the board is what int8 costs;
+* ``float_eval``: ``snn eval``'s split row, the float model over the bare bitstream.
+"""
+
+import tempfile
+import zlib
+from pathlib import Path
+
+import torch
+
+from semanticnn.bench.reference import HostReference
+from semanticnn.channel.link import transmit
+from semanticnn.channel.models import make_channel
+from semanticnn.errors import ConfigError
+from semanticnn.evaluate.link import frame_seed
+
+__all__ = ["ROWS", "accuracy_from_packets", "float_frames", "board_frames", "run_accuracy", "render_markdown"]
+
+ROWS = {
+    "board": "board (int8) packets -> channel -> onnxruntime receiver",
+    "float_packets": "float encoder packets -> same channel -> same receiver",
+    "float_eval": "snn eval: float model over the bare bitstream",
+}
+_DEVICE = "board"
+
+
+def accuracy_from_packets(model, frames, labels, ber, channel="iid", seed=0):
+    """``(accuracy, receiver counters)`` of ``frames`` (packet lists, frame id = index) sent at ``ber``."""
+    from semanticnn.edge import Receiver
+
+    rx = Receiver(model, timeout_s=float("inf"), max_batch=256, default_ber=ber)
+    link = make_channel(channel, float(ber))
+    key = (zlib.crc32(b"board-accuracy"), round(float(ber) * 1e9))
+    for i, packets in enumerate(frames):
+        for packet in transmit(packets, link, frame_seed(seed, *key, i)):
+            if packet is not None:
+                rx.receive(_DEVICE, packet, ber)
+    got = {p.frame_id: p.label for p in rx.poll(flush=True)}
+    correct = sum(got.get(i & 0xFFFF) == int(label) for i, label in enumerate(labels))
+    return correct / len(labels), rx.counters.as_dict()
+
+
+def float_frames(encoder, images, manifest):
+    """Packets of the float encoder's symbols for uint8 NHWC ``images``, packed as the firmware packs them."""
+    from semanticnn.channel.bits import pack_bits, to_codewords
+    from semanticnn.channel.packets import packetize
+    from semanticnn.train.tensors import to_float
+
+    with torch.no_grad():
+        idx = encoder(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices.numpy()
+    gray = manifest["sq"]["mapping"] == "gray"
+    k = manifest["sq"]["bits_per_symbol"]
+    return [packetize(pack_bits(to_codewords(s.transpose(1, 2, 0).ravel(), gray), k), i & 0xFFFF, manifest["mtu"])
+            for i, s in enumerate(idx)]
+
+
+def board_frames(board, reference, images, on_sample=None):
+    """``(packets of each image, bit-exact count)``: the board's packets, checked against the host."""
+    frames, exact = [], 0
+    for i, image in enumerate(images):
+        expected = reference.run(image, i & 0xFFFF)
+        _, packets, _ = board.run_sample(expected.input.tobytes(), i & 0xFFFF)
+        frames.append(packets)
+        exact += packets == expected.packets
+        if on_sample is not None:
+            on_sample()
+    return frames, exact
+
+
+def _float_eval(encoder, decoder, images, labels, bers, channel, seed):
+    from semanticnn.evaluate.sweep import run_eval
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    report = run_eval(encoder, decoder, (x, torch.from_numpy(labels)), bers, channel, seed, methods=("split",))
+    return report["methods"][0]["accuracy"]
+
+
+def _check_models(manifest, encoder, decoder):
+    from semanticnn.evaluate.sweep import check_pair
+
+    check_pair(encoder, decoder)
+    sq = manifest["sq"]
+    if (sq["levels"], sq["mapping"]) != (encoder.config["levels"], encoder.config["mapping"]):
+        raise ConfigError(f"the project sends {sq['levels']} levels ({sq['mapping']}), the decoder expects "
+                          f"{encoder.config['levels']} ({encoder.config['mapping']}): pass the project's pair")
+
+
+def run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path=None,
+                 channel="iid", seed=0, on_sample=None):
+    """The accuracy report: one row per ``ROWS`` entry, accuracy at each BER of ``bers``."""
+    from semanticnn.edge import load_edge_model
+    from semanticnn.export.decoder import export_decoder
+    from semanticnn.model.checkpoint import load_decoder, load_encoder
+
+    encoder_path = Path(encoder_path) if encoder_path else Path(decoder_path).with_name("encoder.pt")
+    encoder, decoder = load_encoder(encoder_path), load_decoder(decoder_path)
+    _check_models(manifest, encoder, decoder)
+    frames, exact = board_frames(board, reference, images, on_sample)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_decoder(decoder_path, Path(tmp) / "edge", encoder=encoder_path, mtu=manifest["mtu"], samples=100)
+        model = load_edge_model(Path(tmp) / "edge")
+    floats = float_frames(encoder, images, manifest)
+    rows = {"board": [], "float_packets": []}
+    counters = []
+    for ber in bers:
+        acc, count = accuracy_from_packets(model, frames, labels, ber, channel, seed)
+        rows["board"].append(acc)
+        counters.append(count)
+        rows["float_packets"].append(accuracy_from_packets(model, floats, labels, ber, channel, seed)[0])
+    rows["float_eval"] = _float_eval(encoder, decoder, images, labels, bers, channel, seed)
+    return {
+        "format": "semanticnn-board-accuracy", "version": 1, "target": manifest["target"], "samples": len(images),
+        "bit_exact": exact, "channel": channel, "seed": seed, "bers": [float(b) for b in bers],
+        "rows": [{"name": k, "label": ROWS[k], "accuracy": v} for k, v in rows.items()],
+        "receiver": counters, "encoder": str(encoder_path), "decoder": str(decoder_path),
+    }
+
+
+def render_markdown(report):
+    """The accuracy report as a Markdown table (accuracy in percent)."""
+    head = "| path | " + " | ".join(f"BER {b:g}" for b in report["bers"]) + " |"
+    lines = [head, "|---|" + "---|" * len(report["bers"])]
+    for row in report["rows"]:
+        lines.append(f"| {row['label']} | " + " | ".join(f"{100 * a:.1f}%" for a in row["accuracy"]) + " |")
+    lines.append("")
+    lines.append(f"{report['samples']} test images on {report['target']} ({report['bit_exact']} bit-exact with the "
+                 f"host), {report['channel']} channel, seed {report['seed']}.")
+    return "\n".join(lines) + "\n"
+
+
+def accuracy_bench(project_dir, samples, bers, decoder_path, encoder_path=None, port=None, data=None, baud=None,
+                   json_out=None, markdown_out=None, console=None, channel="iid"):
+    """``snn-bench --accuracy``: boot (or open) the board, run :func:`run_accuracy`, print and write the report."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from semanticnn.atomic_file import write_atomic
+    from semanticnn.bench import run
+    from semanticnn.data import default_cifar10_zip, read_split
+
+    if data is None and not default_cifar10_zip().is_file():
+        raise ConfigError("--accuracy needs test images: pass --data (a cifar10-jpeg.zip, a cifar-10-batches-py "
+                          "folder or an ImageFolder tree)")
+    console = console or Console(stderr=True)
+    project_dir = Path(project_dir)
+    manifest = run.load_manifest(project_dir)
+    reference = HostReference(manifest, run.read_model(project_dir, manifest))
+    images, labels = read_split(data, "test", samples)
+    elf = run.ensure_built(project_dir) if port is None else None
+    with run._open_board(elf, manifest["target"], port, baud) as board:
+        run.check_info(board.info(), manifest, project_dir)
+        report = run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path, channel)
+    if json_out is not None:
+        run.write_json(report, json_out)
+    if markdown_out is not None:
+        write_atomic(markdown_out, render_markdown(report))
+    table = Table(title=f"snn-bench --accuracy {samples}")
+    table.add_column("path")
+    for ber in report["bers"]:
+        table.add_column(f"BER {ber:g}", justify="right")
+    for row in report["rows"]:
+        table.add_row(row["label"], *(f"{100 * a:.1f}%" for a in row["accuracy"]))
+    console.print(table)
+    return report
