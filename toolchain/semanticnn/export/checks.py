@@ -132,7 +132,8 @@ def check_float_closeness(dequantized, reference_float, symbols_int, symbols_flo
     if nrmse > MAX_NRMSE or agreement < MIN_SYMBOL_AGREEMENT:
         raise ExportError(
             f"int8 model strays from the float encoder (nrmse {nrmse:.3f} > {MAX_NRMSE} or symbol agreement "
-            f"{agreement:.3f} < {MIN_SYMBOL_AGREEMENT}): calibrate with more images (--calibration)"
+            f"{agreement:.3f} < {MIN_SYMBOL_AGREEMENT}): calibrate on the encoder's own training images "
+            "(--data), or retrain it: its activations do not survive int8"
         )
     return result
 
