@@ -2,7 +2,8 @@
 
 Each ``snn...`` command runs through its console-script entry point (from pyproject.toml)
 with ``--help`` appended: click rejects an unknown flag before it prints help. Every flag the
-row shows, in the command or in backticks in its description, must be in that help.
+row shows, in the command or in backticks in its description, must be in that help. Error
+hints that name a flag are checked the same way.
 """
 
 import importlib
@@ -11,6 +12,7 @@ import shlex
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +64,18 @@ def test_command_accepts_its_flags(command, description, capsys):
 @pytest.mark.parametrize("target", [shlex.split(c)[1] for c, _ in _rows() if re.fullmatch(r"make \w+", c)])
 def test_make_target_exists(target):
     assert re.search(rf"^{target}:", (ROOT / "Makefile").read_text(), re.MULTILINE), f"Makefile has no `{target}:`"
+
+
+def test_int8_closeness_hint_names_a_flag_snn_export_has(capsys):
+    from semanticnn.errors import ExportError
+    from semanticnn.export.checks import check_float_closeness
+
+    ones = np.ones((2, 4), np.float32)
+    with pytest.raises(ExportError) as info:
+        check_float_closeness(ones * 2, ones, np.zeros(8, np.int64), np.ones(8, np.int64))
+    assert str(info.value) == (
+        "int8 model strays from the float encoder (nrmse 1.000 > 0.15 or symbol agreement 0.000 < 0.85): "
+        "calibrate on the encoder's own training images (--data), or retrain it: its activations do not survive int8"
+    )
+    _entry_point("snn-export")(["--help"])
+    assert "--data" in capsys.readouterr().out
