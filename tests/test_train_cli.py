@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from semanticnn.data import default_cifar10_zip
 from semanticnn.errors import ConfigError
 from semanticnn.model.checkpoint import load_decoder, load_encoder
+from semanticnn.provenance import provenance
 from semanticnn.train.cli import train_cmd
 from semanticnn.train.pipeline import run_training
 from semanticnn.train.tensors import augment
@@ -27,6 +28,7 @@ def test_train_tiny_subset_writes_loadable_checkpoints(tmp_path):
     enc, dec = load_encoder(out / "encoder.pt"), load_decoder(out / "decoder.pt")
     assert enc.config["levels"] == 8 and enc.config["mapping"] == "gray"
     log = json.loads((out / "train_log.json").read_text())
+    assert log["provenance"] == provenance()  # no input checkpoint: the base was trained here
     assert set(log["split_acc"]) == {"0.0", "0.01", "0.05", "0.1"}
     assert 0.0 <= log["base_test_acc"] <= 1.0
     assert torch.allclose(dec.centres, torch.tensor(enc.centres(), dtype=torch.float32))
