@@ -5,7 +5,7 @@ DEMO_DIR := build/demo-qemu-m7
 SAMPLES ?= 20
 JOBS ?= 2
 
-.PHONY: setup test demo bench bench-qemu bench-accuracy train flash stm32_project lint clean
+.PHONY: setup test demo bench bench-qemu bench-accuracy train flash stm32_project lint fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -42,6 +42,10 @@ stm32_project: setup
 # Build and flash the committed project to a connected STM32F746G-DISCO.
 flash:
 	$(MAKE) -C stm32_project flash
+
+# Fuzz the firmware's frame parser and command loop, built for the host with ASan + UBSan: 10^6 frames.
+fuzz: setup
+	$(PY) tests/fuzz_firmware.py --frames 1000000
 
 lint: setup
 	.venv/bin/ruff check toolchain tests
