@@ -34,17 +34,6 @@ _HELP = {
 }
 
 
-def _progress():
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return None
-    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
-
-
 def _config_options(command):
     """Add one option per TrainConfig field, default None (= not given)."""
     for field in reversed(dataclasses.fields(TrainConfig)):
@@ -66,9 +55,10 @@ def _config_options(command):
 @_config_options
 def train_cmd(config_file, resume, **options):
     """Train the base model, then the split encoder/decoder (stages 1 and 2)."""
+    from semanticnn.progress import progress_bar
     from semanticnn.train.pipeline import run_training
 
-    record = run_training(config_file, progress=_progress(), log=lambda m: click.echo(m, err=True),
+    record = run_training(config_file, progress=progress_bar(), log=lambda m: click.echo(m, err=True),
                           resume=resume, **options)
     accs = ", ".join(f"BER {k}: {v:.3f}" for k, v in record["split_acc"].items())
     click.echo(f"base {record['base_test_acc']:.3f}; split {accs}; wrote {record['out']}")
