@@ -79,3 +79,12 @@ def test_eval_json_records_encoder_decoder_and_base(tmp_path):
     assert block["git_commit"] == _head()
     assert block["checkpoints"] == {role: {"file": f"{role}.pt", "sha256": _sha256(path)}
                                     for role, path in (("encoder", ENCODER), ("decoder", DECODER), ("base", BASE))}
+
+
+def test_frontier_rows_name_their_checkpoints():
+    from semanticnn.evaluate.frontier import SHIPPED, _row
+
+    checkpoints = provenance(encoder=ENCODER, decoder=DECODER)["checkpoints"]
+    report = {"methods": [{"name": "split", "payload_bytes": 192, "compression": 341.3, "accuracy": [0.8]}],
+              "provenance": provenance(encoder=ENCODER, decoder=DECODER)}
+    assert _row(SHIPPED, report, {"train_seconds": 1.0})["checkpoints"] == checkpoints

@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 
 from semanticnn.errors import ConfigError
+from semanticnn.provenance import provenance
 
 __all__ = ["Run", "RUNS", "SHIPPED", "BERS", "run_frontier", "main"]
 
@@ -72,7 +73,8 @@ def _row(name, report, train_log):
     run = RUNS[name]
     return {"name": name, "kind": run.kind, "label": run.label, "overrides": run.overrides,
             "payload_bytes": split["payload_bytes"], "compression": split["compression"],
-            "accuracy": split["accuracy"], "train_seconds": train_log.get("train_seconds")}
+            "accuracy": split["accuracy"], "train_seconds": train_log.get("train_seconds"),
+            "checkpoints": report["provenance"]["checkpoints"]}
 
 
 def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print):
@@ -99,7 +101,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             shipped = report
             write_report(report, report_paths(folder))
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, rows[-1]["accuracy"], strict=True)))
-    summary = _summary(rows, shipped)
+    summary = {**_summary(rows, shipped), "provenance": provenance(base=ROOT / "models" / "base.pt")}
     folder = run_dir(SHIPPED, runs_root)
     log("shipped model under Gilbert-Elliott bursts")
     burst = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", ",".join(map(str, BERS)), "burst", samples,
