@@ -5,7 +5,7 @@ DEMO_DIR := build/demo-qemu-m7
 SAMPLES ?= 20
 JOBS ?= 2
 
-.PHONY: setup test demo bench bench-qemu bench-accuracy train flash stm32_project lint fuzz clean
+.PHONY: setup test demo bench bench-qemu bench-accuracy bench-board-accuracy bench-serve train flash stm32_project lint fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -19,12 +19,22 @@ demo: setup
 	$(SNN) bench --qemu $(DEMO_DIR) --samples $(SAMPLES) --json $(DEMO_DIR)/bench.json --markdown $(DEMO_DIR)/bench.md
 
 # Benchmarks; results go to docs/results/.
-bench: bench-qemu bench-accuracy
+bench: bench-qemu bench-accuracy bench-board-accuracy bench-serve
 
 # Latency, memory and bit-exactness of the shipped model on the emulated Cortex-M7.
 bench-qemu: setup
 	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
 	$(SNN) bench --qemu build/bench-qemu-m7 --samples 100 --json docs/results/bench-qemu-m7.json --markdown docs/results/bench-qemu-m7.md
+
+# Accuracy from the emulated board's own packets through the bit channel and the onnxruntime receiver.
+bench-board-accuracy: setup
+	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
+	$(SNN) bench --qemu build/bench-qemu-m7 --accuracy 500 --ber 0,1e-3,1e-2 --decoder models/decoder.pt --json docs/results/board-accuracy.json --markdown docs/results/board-accuracy.md
+
+# snn serve on a local mosquitto: frames/s and latency against devices, with 1 and 2 processes.
+bench-serve: setup
+	$(SNN) export-decoder models/decoder.pt -o build/edge
+	$(PY) -m semanticnn.edge.loadtest --model build/edge --out docs/results
 
 # Accuracy against BER: rate-accuracy frontier, ablations and baselines. Evaluates the committed
 # checkpoints (models/, models/runs/); runs without checkpoints are trained first (~10 min each).

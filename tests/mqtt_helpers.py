@@ -1,10 +1,7 @@
 """A real mosquitto broker on a free loopback port, `snn serve` processes, and an MQTT test client."""
 
-import contextlib
 import json
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,35 +10,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+from semanticnn.edge.broker import MOSQUITTO, local_mosquitto
+
+__all__ = ["MOSQUITTO", "local_mosquitto", "start_serve", "stop_serve", "Client"]
+
 SNN = str(Path(sys.executable).with_name("snn"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def mosquitto(tmp_path):
-    """A mosquitto on 127.0.0.1:<free port>, anonymous clients allowed; yields the port."""
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start: {proc.stderr.read().decode()[-300:]}")
-            time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def start_serve(port, model_dir, service_id, *extra):

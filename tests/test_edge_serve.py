@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mqtt_helpers import MOSQUITTO, Client, mosquitto, start_serve, stop_serve
+from mqtt_helpers import Client, local_mosquitto, start_serve, stop_serve
 from semanticnn.bench.reference import HostReference
 from semanticnn.bench.run import read_model
 from semanticnn.channel.models import IIDChannel
@@ -15,8 +15,6 @@ from semanticnn.edge import Receiver, load_edge_model
 from semanticnn.edge.uplink import chirpstack_event, parse_chirpstack
 from semanticnn.errors import ProtocolError
 
-pytestmark = pytest.mark.skipif(not MOSQUITTO or not __import__("os").path.exists(MOSQUITTO),
-                                reason="mosquitto is installed by `make setup`")
 DEVICES = [f"70b3d57ed00{i:05x}" for i in range(20)]
 FRAMES = 3
 LOSS, DUPLICATES, BER, SNR_DB = 0.05, 0.05, 1e-3, -20.0
@@ -94,7 +92,7 @@ def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_coun
     traffic, expected = simulated
     devices_file = tmp_path / "devices.txt"
     devices_file.write_text("\n".join(DEVICES) + "\n")
-    with mosquitto(tmp_path) as port:
+    with local_mosquitto() as port:
         args = ("--devices", str(devices_file), "--timeout", "1.5", "--health-interval", "0.2")
         services = [start_serve(port, exported_decoder[0], name, *args) for name in ("s1", "s2")]
         client = Client(port, ["snn/result/#", "snn/health/#"])

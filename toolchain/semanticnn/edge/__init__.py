@@ -4,7 +4,7 @@
 (frames by device and frame id, bad packets counted, timeouts), ``receiver``
 (reassembly, erasure marking, batched decoding), ``link_quality`` (BER estimate
 from an uplink's SNR), ``uplink`` (ChirpStack v4 and raw payloads), ``serve``
-(``snn serve`` over MQTT).
+(``snn serve`` over MQTT), ``broker`` (a private mosquitto), ``loadtest`` (the serve benchmark).
 """
 
 from semanticnn.edge.assembler import Counters, FrameAssembler
