@@ -1,10 +1,21 @@
 """Pieces of `snn eval`: BER parsing, the 8-bit baselines, frames over the channel, the plot axis."""
 
 import numpy as np
+import pytest
 import torch
 
+from semanticnn.channel.bits import pack_bits, unpack_bits
+from semanticnn.channel.erasure import erasure_mask, received_symbols
+from semanticnn.channel.packets import packetize, reassemble
 from semanticnn.evaluate.baselines import ByteQuantizer, calibrate, from_frames, to_frames
-from semanticnn.evaluate.link import send_symbols
+from semanticnn.evaluate.link import (
+    flip_codewords,
+    frame_seed,
+    header_intact,
+    iid_flip_positions,
+    lost_symbols,
+    send_symbols,
+)
 from semanticnn.evaluate.report import x_positions
 from semanticnn.evaluate.sweep import parse_bers
 
@@ -48,3 +59,49 @@ def test_send_symbols_is_exact_at_ber_0_and_independent_of_batching():
 
 def test_ber_0_is_plotted_one_decade_below_the_smallest_ber():
     assert x_positions([0.0, 1e-3, 0.1]) == ([1e-4, 1e-3, 0.1], 1e-4)
+
+
+def test_iid_send_is_independent_of_batching_and_flips_only_above_ber_0():
+    frames = np.random.default_rng(2).integers(0, 256, size=(6, 512))
+    assert np.array_equal(send_symbols(frames, 256, "natural", "iid", 0.0, seed=3), frames)
+    whole = send_symbols(frames, 256, "natural", "iid", 0.05, seed=3, key=(7,))
+    part = send_symbols(frames[2:5], 256, "natural", "iid", 0.05, seed=3, key=(7,), start=2)
+    assert np.array_equal(whole[2:5], part)
+    assert not np.array_equal(whole, send_symbols(frames, 256, "natural", "iid", 0.05, seed=4, key=(7,)))
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_flipping_code_words_equals_flipping_their_packed_bitstream(k):
+    rng = np.random.default_rng(k)
+    codes = rng.integers(0, 2 ** k, size=37)
+    positions = np.sort(rng.choice(37 * k, size=20, replace=False))
+    bits = np.unpackbits(np.frombuffer(pack_bits(codes, k), dtype=np.uint8))
+    bits[positions] ^= 1
+    assert np.array_equal(flip_codewords(codes, k, positions), unpack_bits(np.packbits(bits).tobytes(), k, 37))
+
+
+def test_iid_flip_positions_are_sorted_in_range_at_the_ber():
+    n = 1_000_000
+    for ber in (1e-3, 0.1, 0.5):
+        pos = iid_flip_positions(n, ber, torch.Generator().manual_seed(0))
+        sigma = (n * ber * (1 - ber)) ** 0.5
+        assert abs(len(pos) - n * ber) < 5 * sigma
+        assert pos.dtype == np.int64 and pos[0] >= 0 and pos[-1] < n and bool(np.all(np.diff(pos) > 0))
+    assert iid_flip_positions(n, 0.0, torch.Generator()).size == 0
+
+
+def test_lost_symbols_match_reassembling_the_surviving_packets():
+    """32 symbols of 3 bits in packets of 5 payload bytes: symbols 13 and 26 straddle two packets."""
+    codes = np.arange(32) % 8
+    stream = pack_bits(codes, 3)
+    got = lost_symbols(4, 32, 3, 7 + 5, 0.4, seed=9, key=(1,), start=10)
+    for i in range(4):
+        packets = packetize(stream, 0, mtu=12)
+        lost = erasure_mask(len(packets), 0.4, frame_seed(9, 1, 10 + i))
+        arrived = reassemble([None if gone else p for p, gone in zip(packets, lost, strict=True)], len(stream), 12)
+        assert np.array_equal(got[i], ~received_symbols(arrived.received, 32, 3))
+    assert 0 < int(got.sum()) < got.size
+
+
+def test_an_uncoded_header_survives_with_probability_1_minus_ber_to_the_56():
+    assert header_intact(0.0) == 1.0 and header_intact(0.01) == 0.99 ** 56

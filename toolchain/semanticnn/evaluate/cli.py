@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES
 from semanticnn.cli_options import toolchain_options
 
 __all__ = ["eval_cmd", "CALIB_IMAGES"]
@@ -13,21 +14,28 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None,
-                   methods=None, base=None, progress=None):
-    """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report."""
+                   methods=None, base=None, progress=None, seeds=3, mtu=None, packet_loss=0.0, threads=2):
+    """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report.
+
+    ``seeds`` channel seeds from ``seed``; packets of ``mtu`` bytes (default
+    ``DEFAULT_MTU``), lost at ``packet_loss`` in the ``split-lost`` row; ``threads`` torch CPU threads.
+    """
     import torch
 
     from semanticnn.data import has_split, load_split, read_calibration
     from semanticnn.evaluate.link import check_channel
     from semanticnn.evaluate.report import report_paths, write_report
-    from semanticnn.evaluate.sweep import parse_bers, run_eval
+    from semanticnn.evaluate.sweep import check_options, default_methods, parse_bers, run_eval
     from semanticnn.model.checkpoint import load_base, load_decoder, load_encoder
     from semanticnn.provenance import provenance
 
     ber_list = parse_bers(bers)
     check_channel(channel, ber_list)
+    mtu = DEFAULT_MTU if mtu is None else mtu
+    methods = default_methods(packet_loss) if methods is None else tuple(methods)
+    check_options(methods, seeds, mtu, packet_loss)
     enc, dec = load_encoder(encoder), load_decoder(decoder)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     test = load_split(data, "test", samples, seed)
     if has_split(data, "train"):
@@ -36,7 +44,7 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
         calib = torch.from_numpy(read_calibration(limit=CALIB_IMAGES)[0]).permute(0, 3, 1, 2).contiguous()
     ref = load_base(base) if base is not None else None
     report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref,
-                      progress=progress)
+                      progress=progress, seeds=seeds, mtu=mtu, packet_loss=packet_loss)
     report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base),
                   provenance=provenance(encoder=encoder, decoder=decoder, base=base))
     if out is not None:
@@ -58,11 +66,19 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
                    "an ImageFolder tree (default: shared/datasets/cifar10-jpeg.zip or $SNN_CIFAR10_ZIP).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write eval.json, eval.md and accuracy_vs_ber.png here.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subset and the channel.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the test subset, and the first channel seed.")
+@click.option("--seeds", type=int, default=3, show_default=True,
+              help="Channel seeds (seed, seed + 1, ...): every row is their mean ± std on the same images.")
+@click.option("--mtu", type=int, default=DEFAULT_MTU, show_default=True,
+              help=f"Packet size in bytes, {HEADER_BYTES}-byte header included, for the bytes on air.")
+@click.option("--packet-loss", type=float, default=0.0, show_default=True,
+              help="Fraction of packets lost; above 0 adds a split row with the erasures.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Torch CPU threads.")
 @click.option("--base", type=_FILE, default=None,
               help="base.pt of the unsplit model: its tail runs the unsplit and raw rows (needed when the "
                    "decoder fine-tuned its tail).")
-def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, base):
+def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, mtu, packet_loss, threads, base):
     """Accuracy vs BER of the split model and its baselines over a bit-level channel."""
     import contextlib
 
@@ -74,7 +90,8 @@ def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, base):
     progress = progress_bar()
     with progress or contextlib.nullcontext():
         report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed, base=base,
-                                log=None if progress else lambda m: click.echo(m, err=True), progress=progress)
+                                log=None if progress else lambda m: click.echo(m, err=True), progress=progress,
+                                seeds=seeds, mtu=mtu, packet_loss=packet_loss, threads=threads)
     Console().print(rich_table(report))
     if out is not None:
         click.echo(f"wrote {out}")

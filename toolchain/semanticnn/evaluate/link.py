@@ -1,20 +1,31 @@
 """Frames of symbols over a bit-level channel, as the firmware sends them (docs/design.md).
 
-Each frame (one image's symbols, in NHWC order) goes through
-``channel.link.symbols_through_channel``: symbol -> code word (natural or Gray) ->
-MSB-first packed bitstream -> channel (one stream, so bursts run in air order) ->
-unpack -> symbol. No packets (``mtu=None``): the raw 8-bit baselines need 16384
-bytes a frame, more than 255 packets at any LoRa MTU, so every method is compared
-on the bare bitstream. Channels come from ``channel.models.CHANNELS``; the decoder
-is told the channel's average BER.
+Each frame (one image's symbols, in NHWC order) becomes code words (natural or Gray),
+an MSB-first bitstream, goes through the channel as one stream (so bursts run in air
+order) and comes back as symbols. Frame ``i`` draws its errors from its own seed,
+``frame_seed(seed, *key, i)``, so results do not depend on batching.
+
+The i.i.d. channel is sampled by its flip positions: the gaps between flips of a
+Bernoulli(p) process are Geometric(p) (trials up to and including the next flip), so
+``t_j = g_1 + ... + g_j - 1``; this draws about ``n p`` numbers a frame instead of
+``n``, which matters for the 131072-bit frames of the raw 8-bit baselines. Other
+channels go through ``channel.link.symbols_through_channel``. Payload bits only: no
+packet headers cross the channel here (the raw baselines' 16384 bytes would need
+more than 255 packets at any LoRa MTU); ``header_intact`` says how often an uncoded
+header would survive, and ``lost_symbols`` erases whole packets of the split code.
 """
 
 import numpy as np
+import torch
 
+from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, payload_bytes, to_codewords
+from semanticnn.channel.erasure import erasure_mask, symbol_packets
 from semanticnn.channel.link import symbols_through_channel
-from semanticnn.channel.models import CHANNELS, make_channel
+from semanticnn.channel.models import CHANNELS, make_channel, make_generator
+from semanticnn.channel.packets import HEADER_BYTES, packet_count
 
-__all__ = ["known_channels", "check_channel", "send_symbols", "frame_seed"]
+__all__ = ["known_channels", "check_channel", "send_symbols", "frame_seed", "iid_flip_positions",
+           "flip_codewords", "lost_symbols", "header_intact"]
 
 
 def known_channels():
@@ -32,20 +43,75 @@ def check_channel(name, bers=(0.0,)):
 
 
 def frame_seed(seed, *keys):
-    """A 32-bit seed derived from ``seed`` and integer ``keys`` (method, BER, image)."""
+    """A 32-bit seed derived from ``seed`` and integer ``keys`` (stream, BER, image)."""
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+def iid_flip_positions(n_bits, ber, generator):
+    """Sorted positions in ``[0, n_bits)`` of the bits an i.i.d. channel at ``ber`` flips."""
+    if ber <= 0.0 or n_bits == 0:
+        return np.zeros(0, dtype=np.int64)
+    mean = n_bits * ber
+    chunk = int(mean + 6.0 * mean ** 0.5 + 16)
+    found, end = [], 0.0
+    while end < n_bits:
+        gaps = torch.empty(chunk, dtype=torch.float64).geometric_(ber, generator=generator).numpy()
+        ends = end + np.cumsum(gaps)
+        found.append(ends[ends <= n_bits])
+        end = float(ends[-1])
+    return np.concatenate(found).astype(np.int64) - 1
+
+
+def flip_codewords(codes, k, positions):
+    """``k``-bit code words [n] with bit ``t`` of their MSB-first stream flipped for each ``t`` in ``positions``."""
+    symbol, bit = np.divmod(np.asarray(positions, dtype=np.int64), k)
+    weights = np.left_shift(1, k - 1 - bit).astype(np.float64)
+    masks = np.bincount(symbol, weights=weights, minlength=len(codes)).astype(np.int64)
+    return np.asarray(codes, dtype=np.int64) ^ masks
+
+
+def _send_iid(frames, levels, mapping, ber, seed, key, start):
+    k, gray = bits_per_symbol(levels), is_gray(mapping)
+    codes = to_codewords(frames, gray)
+    for i in range(len(codes)):
+        generator = make_generator(frame_seed(seed, *key, start + i))
+        codes[i] = flip_codewords(codes[i], k, iid_flip_positions(codes.shape[1] * k, ber, generator))
+    return from_codewords(codes, gray)
 
 
 def send_symbols(frames, levels, mapping, channel, ber, seed, key=(), start=0):
     """Received symbols of ``frames`` (int array [B, n], one frame a row) over ``channel`` at ``ber``.
 
-    Row ``i`` is image ``start + i`` and is sent with seed
-    ``frame_seed(seed, *key, start + i)``, so results do not depend on batching.
+    Row ``i`` is image ``start + i`` and is sent with seed ``frame_seed(seed, *key, start + i)``.
     """
-    link = make_channel(channel, float(ber))
     frames = np.asarray(frames, dtype=np.int64)
+    if float(ber) == 0.0:
+        return frames.copy()
+    if channel == "iid":
+        return _send_iid(frames, levels, mapping, float(ber), seed, key, start)
+    link = make_channel(channel, float(ber))
     out = np.empty_like(frames)
     for i, row in enumerate(frames):
-        seed_i = frame_seed(seed, *key, start + i)
-        out[i] = symbols_through_channel(row, levels, mapping, link, seed_i).symbols
+        out[i] = symbols_through_channel(row, levels, mapping, link, frame_seed(seed, *key, start + i)).symbols
     return out
+
+
+def lost_symbols(n_frames, n_symbols, k, mtu, rate, seed, key=(), start=0):
+    """Bool [n_frames, n_symbols]: True where a symbol's packet was lost (``rate`` per packet).
+
+    Frame ``i`` (image ``start + i``) draws its ``packet_count`` losses with seed
+    ``frame_seed(seed, *key, start + i)``; a symbol whose bits straddle two packets is
+    lost with either.
+    """
+    first, last = symbol_packets(n_symbols, k, mtu)
+    count = packet_count(payload_bytes(n_symbols, k), mtu)
+    out = np.empty((n_frames, n_symbols), dtype=bool)
+    for i in range(n_frames):
+        lost = erasure_mask(count, rate, frame_seed(seed, *key, start + i))
+        out[i] = lost[first] | lost[last]
+    return out
+
+
+def header_intact(ber):
+    """Probability that an uncoded ``HEADER_BYTES``-byte packet header crosses an i.i.d. channel unhurt."""
+    return (1.0 - float(ber)) ** (8 * HEADER_BYTES)

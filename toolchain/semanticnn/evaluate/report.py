@@ -1,7 +1,7 @@
 """The eval report as JSON, Markdown, a PNG plot and a rich table; files written atomically.
 
-The plot has accuracy against BER on a log x axis; BER 0 sits one decade left of
-the smallest non-zero BER, with its tick labelled ``0`` and a break mark.
+The plot has accuracy (mean, error bars ± one std over channel seeds) against BER on a log x axis; BER 0
+sits one decade left of the smallest non-zero BER, with its tick labelled ``0`` and a break mark.
 """
 
 import io
@@ -11,7 +11,7 @@ from pathlib import Path
 from semanticnn.atomic_file import write_atomic
 
 __all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report",
-           "ber_text", "x_positions"]
+           "ber_text", "pm", "x_positions"]
 
 _FILES = {"json": "eval.json", "md": "eval.md", "png": "accuracy_vs_ber.png"}
 
@@ -26,28 +26,71 @@ def ber_text(ber):
     return "0" if ber == 0 else f"{ber:g}"
 
 
+def pm(mean, std, scale=100.0):
+    """``mean ± std`` in percent (points) with one decimal."""
+    return f"{scale * mean:.1f} ± {scale * std:.1f}"
+
+
+def _sizes(row):
+    if row["payload_bytes"] is None:
+        return ["—"] * 4
+    packets = f"{row['packets']} packet" + ("" if row["packets"] == 1 else "s")
+    return [str(row["payload_bytes"]), f"{row['air_bytes']} ({packets})",
+            f"{row['compression']:.1f}x", f"{row['air_compression']:.1f}x"]
+
+
 def _cells(row, key="label"):
-    payload = "—" if row["payload_bytes"] is None else str(row["payload_bytes"])
-    ratio = "—" if row["compression"] is None else f"{row['compression']:.1f}x"
-    return [row[key], payload, ratio] + [f"{100 * a:.1f}" for a in row["accuracy"]]
+    return [row[key], *_sizes(row)] + [pm(a, s) for a, s in zip(row["accuracy"], row["std"], strict=True)]
 
 
 def _header(report):
-    return ["method", "payload (B)", "vs float32"] + [f"BER {ber_text(b)}" for b in report["bers"]]
+    return ["method", "payload (B)", "on air (B)", "payload ratio vs float32 split feature", "on-air ratio"] + [
+        f"BER {ber_text(b)}" for b in report["bers"]]
+
+
+def _table(head, rows):
+    return ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)] + [
+        "| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def _loss_lines(report):
+    """The rows measured against another (told a wrong BER, packets lost): points lost, paired."""
+    rows = [r for r in report["methods"] if "loss" in r]
+    if not rows:
+        return []
+    head = ["method", "versus"] + [f"BER {ber_text(b)}" for b in report["bers"]]
+    cells = [[r["label"], f"`{r['versus']}`"] + [pm(a, s) for a, s in zip(r["loss"], r["loss_std"], strict=True)]
+             for r in rows]
+    return ["", "## Loss against the decoder told the true BER, no packet lost", "",
+            "Top-1 points lost against the `versus` row on the same images and the same bit errors "
+            "(mean ± std of the per-seed difference; negative: better).", ""] + _table(head, cells)
+
+
+def _header_note(report):
+    if not report.get("header_intact"):
+        return []
+    odds = ", ".join(f"{100 * p:.1f}% at {ber_text(b)}" for b, p in zip(report["bers"], report["header_intact"],
+                                                                        strict=True) if b > 0)
+    return ["", f"Bit errors hit the payload only: packet headers are counted on air but not corrupted here. "
+                f"Uncoded, a {report['header_bytes']}-byte header arrives intact with probability {odds}, so a "
+                "real link must protect its headers."]
 
 
 def render_markdown(report, title=None, plot=None):
-    """Markdown page: a header line, the accuracy table (top-1 %), the raw quantisers, ``plot``."""
-    head = _header(report)
+    """Markdown page: how it was measured, accuracy (mean ± std), losses, raw quantisers, ``plot``."""
+    seeds = ", ".join(map(str, report["seeds"]))
     lines = [
         f"# {title or 'Accuracy vs bit error rate'}", "",
-        f"CIFAR-10 (JPEG) test, {report['samples']} images, channel `{report['channel']}`, "
-        f"seed {report['seed']}. Top-1 accuracy in %. Payload is the bitstream of one inference; "
-        f"the float32 split feature is {report['feature_bytes']} bytes.", "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" + "---:|" * (len(head) - 1),
+        f"CIFAR-10 (JPEG) test, {report['samples']} images, channel `{report['channel']}`. Top-1 accuracy in %, "
+        f"mean ± std over {len(report['seeds'])} channel seeds ({seeds}); the test images are the same for every "
+        f"seed (subset seed {report['seed']}).", "",
+        f"Sizes are per inference. Payload: the bitstream. On air: the payload cut into packets of at most "
+        f"{report['mtu']} bytes (MTU), each with a {report['header_bytes']}-byte header. Payload ratio: the float32 "
+        f"split feature ({report['feature_bytes']} bytes) over the payload; on-air ratio: the same over the bytes "
+        "on air.", "",
     ]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in report["methods"]]
+    lines += _table(_header(report), [_cells(row) for row in report["methods"]])
+    lines += _loss_lines(report) + _header_note(report)
     lines += ["", "Raw baselines: per-tensor scale fixed by min/max calibration on training images."]
     lines += [f"- `{k}`: scale {q['scale']:.6g}, zero point {q['zero_point']}"
               for k, q in report["quantizers"].items()]
@@ -74,8 +117,10 @@ def render_png(report, title=None):
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     for row in report["methods"]:
-        style = "--" if row["payload_bytes"] is None else "-o"
-        ax.plot(xs, [100 * a for a in row["accuracy"]], style, label=row["label"])
+        style = "--" if row["payload_bytes"] is None else (":" if "versus" in row else "-")
+        ax.errorbar(xs, [100 * a for a in row["accuracy"]], yerr=[100 * s for s in row["std"]], fmt=style,
+                    marker=None if row["payload_bytes"] is None else "o", markersize=3, capsize=3,
+                    label=row["label"])
     ax.set_xscale("log")
     ticks = sorted(set(xs))
     ax.set_xticks(ticks, [ber_text(b) if b != zero_at else "0" for b in ticks])
@@ -83,7 +128,8 @@ def render_png(report, title=None):
     if zero_at in xs and len(set(xs)) > 1:
         ax.axvline(zero_at * 10 ** 0.5, color="0.8", lw=0.8, ls=":")
     ax.set(xlabel="bit error rate", ylabel="top-1 accuracy (%)", ylim=(0, 100),
-           title=title or f"CIFAR-10 (JPEG), {report['samples']} images, channel {report['channel']}")
+           title=title or f"CIFAR-10 (JPEG), {report['samples']} images, channel {report['channel']}, "
+                          f"mean ± std over {len(report['seeds'])} seeds")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     buf = io.BytesIO()
@@ -95,13 +141,17 @@ def rich_table(report):
     """A compact ``rich.table.Table`` of the report: one column per BER, method keys as rows."""
     from rich.table import Table
 
-    table = Table(title=f"top-1 accuracy (%), channel {report['channel']}, {report['samples']} images",
-                  caption="columns after the first three: bit error rate")
+    table = Table(title=f"top-1 accuracy (%), mean ± std over {len(report['seeds'])} channel seeds, "
+                        f"channel {report['channel']}, {report['samples']} images",
+                  caption="bytes: payload; air: with packet headers; x f32: payload ratio vs the float32 split "
+                          "feature; other columns: bit error rate")
     table.add_column("method", no_wrap=True)
-    for name in ["bytes", "x f32"] + [ber_text(b) for b in report["bers"]]:
+    for name in ["bytes", "air", "x f32"] + [ber_text(b) for b in report["bers"]]:
         table.add_column(name, justify="right", no_wrap=True)
     for row in report["methods"]:
-        table.add_row(*_cells(row, "name"))
+        size = ["—"] * 3 if row["payload_bytes"] is None else [
+            str(row["payload_bytes"]), str(row["air_bytes"]), f"{row['compression']:.1f}x"]
+        table.add_row(row["name"], *size, *(pm(a, s) for a, s in zip(row["accuracy"], row["std"], strict=True)))
     return table
 
 

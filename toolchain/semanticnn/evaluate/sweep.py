@@ -1,16 +1,33 @@
-"""Accuracy vs BER of the split model and its baselines, under one channel.
+"""Accuracy vs BER of the split model and its baselines, under one channel, over several channel seeds.
 
-Methods (one registry, ``METHODS``):
+Methods (one registry, ``METHODS``), one row of the report each:
 
 * ``unsplit``: ``tail(stem(x))`` with no channel, the reference line (same at every BER).
-* ``split``: encoder symbols -> channel at BER ``p`` -> ``decoder.classify_indices(idx, p)``.
+* ``split``: encoder symbols -> channel at BER ``p`` -> ``decoder.classify_indices(idx, p)``,
+  the decoder told the true BER.
+* ``split-est-half`` / ``split-est-double`` / ``split-est-unknown``: the same received
+  symbols, the decoder told ``p / 2``, ``2 p`` or ``UNKNOWN_BER`` (a receiver that knows
+  nothing of its link).
+* ``split-lost``: the same symbols with whole packets of ``mtu`` bytes lost at
+  ``packet_loss``, the erasure mask given to the decoder (only when ``packet_loss > 0``).
 * ``raw-uint8`` / ``raw-int8``: the stem output as 8-bit values -> channel -> frozen tail
   (``semanticnn.evaluate.baselines``).
 
-Payload is the bitstream per inference, ``ceil(n_symbols * k / 8)`` bytes; compression
-is the float32 split feature's size (``4 * 16 * 32 * 32`` bytes) over the payload.
+Every image is encoded once. The channel runs once per (stream, BER, seed), and rows that
+read one stream see the same bit errors, so a row's ``loss`` against the row it is
+``versus`` is paired: same images, same errors. Channel seeds are ``seed, seed + 1, ...``;
+the test subset stays the one ``seed`` picked. ``accuracy`` is the mean over seeds,
+``std`` the sample standard deviation (ddof 1, 0 for one seed). At BER 0 with no packet
+lost the channel is the identity and runs once for all seeds, so ``std`` is exactly 0.
+
+Sizes per inference: payload ``ceil(n_symbols * k / 8)`` bytes; on air
+``payload + HEADER_BYTES * packet_count(payload, mtu)``. ``compression`` is the payload
+ratio (float32 split feature, ``4 * 16 * 32 * 32`` bytes, over the payload);
+``air_compression`` the same over the bytes on air.
 """
 
+import copy
+import statistics
 import time
 import zlib
 from dataclasses import dataclass
@@ -18,13 +35,16 @@ from dataclasses import dataclass
 import torch
 
 from semanticnn.channel.bits import bits_per_symbol, payload_bytes
+from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
-from semanticnn.evaluate.link import check_channel, send_symbols
+from semanticnn.evaluate.link import check_channel, header_intact, lost_symbols, send_symbols
+from semanticnn.model.codec import UNKNOWN_BER
 from semanticnn.progress import advancer
 from semanticnn.train.tensors import batches, to_float
 
-__all__ = ["Method", "METHODS", "parse_bers", "check_pair", "feature_bytes", "run_eval"]
+__all__ = ["Method", "METHODS", "parse_bers", "check_pair", "feature_bytes", "default_methods", "check_options",
+           "run_eval"]
 
 _PAIR_KEYS = ("code_channels", "levels", "mapping", "stem_channels")
 
@@ -71,7 +91,7 @@ class Batch:
 
 @dataclass(frozen=True)
 class Setup:
-    """What every method needs: models, fitted raw quantisers, channel, seed.
+    """What every method needs: models, fitted raw quantisers, channel, packets.
 
     ``reference_tail`` is the unsplit model's tail: the decoder's own tail unless the
     codec fine-tuned it, in which case the caller passes the base model's.
@@ -81,37 +101,63 @@ class Setup:
     decoder: torch.nn.Module
     quantizers: dict
     channel: str
-    seed: int
     reference_tail: torch.nn.Module
+    mtu: int
+    packet_loss: float
 
 
-def _through(setup, t, levels, mapping, ber, batch, key):
+def _key(stream, ber):
+    return zlib.crc32(stream.encode()), round(float(ber) * 1e9)
+
+
+def _through(setup, t, levels, mapping, ber, seed, batch, stream):
     """NCHW integer tensor -> NHWC frames -> channel -> NCHW tensor."""
-    rx = send_symbols(to_frames(t).numpy(), levels, mapping, setup.channel, ber, setup.seed,
-                      key, batch.start)
+    rx = send_symbols(to_frames(t).numpy(), levels, mapping, setup.channel, ber, seed, _key(stream, ber),
+                      batch.start)
     return from_frames(torch.from_numpy(rx), t.shape)
 
 
-def _unsplit(setup, batch, ber, key):
+def _send_split(setup, batch, ber, seed):
+    """Received symbol indices [B, C, 8, 8]."""
+    cfg = setup.encoder.config
+    return _through(setup, batch.indices, cfg["levels"], cfg["mapping"], ber, seed, batch, "split")
+
+
+def _send_raw(name):
+    """Received float feature of the 8-bit baseline ``name`` (a key of ``baselines.RAW_SCHEMES``)."""
+
+    def send(setup, batch, ber, seed):
+        quantizer = setup.quantizers[name]
+        return quantizer.decode(_through(setup, quantizer.encode(batch.feature), 256, "natural", ber, seed,
+                                         batch, name))
+    return send
+
+
+STREAMS = {"split": _send_split, "raw-uint8": _send_raw("raw-uint8"), "raw-int8": _send_raw("raw-int8")}
+
+
+def _erased(setup, batch, seed):
+    """Bool [B, C, 8, 8]: the symbols whose packet was lost (same at every BER of a seed)."""
+    cfg, shape = setup.encoder.config, batch.indices.shape
+    n = shape[1] * shape[2] * shape[3]
+    lost = lost_symbols(shape[0], n, bits_per_symbol(cfg["levels"]), setup.mtu, setup.packet_loss, seed,
+                        (zlib.crc32(b"packets"),), batch.start)
+    return from_frames(torch.from_numpy(lost), shape)
+
+
+def _unsplit(setup, batch, received, told, erased):
     """``tail(stem(x))``: nothing crosses the channel."""
     return setup.reference_tail(batch.feature)
 
 
-def _split(setup, batch, ber, key):
-    """Symbols over the channel, then the decoder told ``ber``."""
-    cfg = setup.encoder.config
-    idx = _through(setup, batch.indices, cfg["levels"], cfg["mapping"], ber, batch, key)
-    return setup.decoder.classify_indices(idx, ber)
+def _decode(setup, batch, received, told, erased):
+    """The decoder on the received symbols, told ``told`` as the BER."""
+    return setup.decoder.classify_indices(received, told, erased)
 
 
-def _raw(name):
-    """Logits function of the 8-bit baseline ``name`` (a key of ``baselines.RAW_SCHEMES``)."""
-
-    def predict(setup, batch, ber, key):
-        quantizer = setup.quantizers[name]
-        data = _through(setup, quantizer.encode(batch.feature), 256, "natural", ber, batch, key)
-        return setup.reference_tail(quantizer.decode(data))
-    return predict
+def _tail(setup, batch, received, told, erased):
+    """The unsplit model's tail on a received raw feature."""
+    return setup.reference_tail(received)
 
 
 def _split_payload(encoder):
@@ -128,20 +174,61 @@ def _raw_payload(encoder):
 
 @dataclass(frozen=True)
 class Method:
-    """A row of the table: label, payload bytes of one inference (None: nothing sent), logits."""
+    """A row of the table.
+
+    ``payload``: encoder -> bytes of one inference (None: nothing sent); ``stream``: the
+    ``STREAMS`` key it receives (None: nothing crosses the channel); ``logits(setup,
+    batch, received, told, erased)``; ``told``: true BER -> the estimate the decoder is
+    given; ``lossy``: whole packets are lost at ``packet_loss``; ``versus``: the row its
+    paired ``loss`` is measured against. ``label`` may hold ``{loss}`` (% of packets lost).
+    """
 
     label: str
-    payload: object  # encoder -> int or None
-    logits: object   # (setup, batch, ber, key) -> logits
-    ber_free: bool = False
+    payload: object
+    stream: str | None
+    logits: object
+    told: object = None
+    lossy: bool = False
+    versus: str | None = None
 
 
 METHODS = {
-    "unsplit": Method("full model, no split (reference)", lambda enc: None, _unsplit, True),
-    "split": Method("split SQ codec, BER-aware decoder", _split_payload, _split),
-    "raw-uint8": Method("raw split feature, uint8", _raw_payload, _raw("raw-uint8")),
-    "raw-int8": Method("raw split feature, int8 symmetric", _raw_payload, _raw("raw-int8")),
+    "unsplit": Method("full model, no split (reference)", lambda enc: None, None, _unsplit),
+    "split": Method("split SQ codec, decoder told the true BER", _split_payload, "split", _decode,
+                    lambda ber: ber),
+    "split-est-half": Method("split SQ codec, decoder told 0.5x the BER", _split_payload, "split", _decode,
+                             lambda ber: ber / 2, versus="split"),
+    "split-est-double": Method("split SQ codec, decoder told 2x the BER", _split_payload, "split", _decode,
+                               lambda ber: min(2 * ber, 0.5), versus="split"),
+    "split-est-unknown": Method(f"split SQ codec, decoder told {UNKNOWN_BER:g} (BER unknown)", _split_payload,
+                                "split", _decode, lambda ber: UNKNOWN_BER, versus="split"),
+    "split-lost": Method("split SQ codec, {loss:g}% of packets lost (erasure mask to the decoder)",
+                         _split_payload, "split", _decode, lambda ber: ber, lossy=True, versus="split"),
+    "raw-uint8": Method("raw split feature, uint8", _raw_payload, "raw-uint8", _tail),
+    "raw-int8": Method("raw split feature, int8 symmetric", _raw_payload, "raw-int8", _tail),
 }
+
+
+def default_methods(packet_loss=0.0):
+    """Every method, less the packet-loss row when no packet is lost."""
+    return tuple(name for name, m in METHODS.items() if packet_loss > 0 or not m.lossy)
+
+
+def check_options(methods, seeds=3, mtu=DEFAULT_MTU, packet_loss=0.0):
+    """One-line ConfigError for an unknown method, no seed, an MTU with no room, a loss rate outside [0, 1)."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: pass at least 1 channel seed")
+    if mtu <= HEADER_BYTES:
+        raise ConfigError(f"--mtu {mtu} leaves no room after the {HEADER_BYTES}-byte packet header: "
+                          f"pass {HEADER_BYTES + 1} or more")
+    if not 0.0 <= packet_loss < 1.0:
+        raise ConfigError(f"--packet-loss {packet_loss} is outside [0, 1): it is the fraction of packets lost")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
+    lossy = [m for m in methods if METHODS[m].lossy]
+    if lossy and packet_loss <= 0:
+        raise ConfigError(f"method {lossy[0]!r} loses packets: pass a packet loss rate above 0 (--packet-loss)")
 
 
 @torch.no_grad()
@@ -151,73 +238,126 @@ def _stem_features(encoder, images, batch_size):
                                                                          shuffle=False)])
 
 
-@torch.no_grad()
-def _count(setup, batch, bers, correct, methods):
-    """Add this batch's correct predictions to ``correct[name][j]`` for BER ``bers[j]``.
+class _Counter:
+    """Correct predictions ``correct[name][j][s]`` at BER ``bers[j]`` and channel seed ``seeds[s]``.
 
-    Channel seeds are keyed by method name and BER value, so adding a method or a
-    BER leaves the other results unchanged.
+    ``hits`` remembers a result by what decides it (stream, BER, seed, told BER, losses),
+    so a row that would repeat another's work (told the true BER, BER 0 for every seed,
+    the unsplit row at every BER) reuses it.
     """
-    for name in methods:
-        method, hits = METHODS[name], None
-        for j, ber in enumerate(bers):
-            if hits is None or not method.ber_free:
-                key = (zlib.crc32(name.encode()), round(float(ber) * 1e9))
-                logits = method.logits(setup, batch, float(ber), key)
-                hits = int((logits.argmax(1) == batch.labels).sum())
-            correct[name][j] += hits
+
+    def __init__(self, setup, methods, bers, seeds):
+        self.setup, self.methods, self.bers, self.seeds = setup, methods, bers, seeds
+        self.correct = {name: [[0] * len(seeds) for _ in bers] for name in methods}
+
+    @torch.no_grad()
+    def add(self, batch):
+        hits, erased = {}, {}
+        for j, ber in enumerate(self.bers):
+            for s, seed in enumerate(self.seeds):
+                received = {}
+                for name in self.methods:
+                    self.correct[name][j][s] += self._hits(batch, METHODS[name], ber, seed, hits, received, erased)
+
+    def _hits(self, batch, method, ber, seed, hits, received, erased):
+        noise_free = method.stream is None or (ber == 0.0 and not method.lossy)
+        told = None if method.told is None else method.told(ber)
+        key = (method.logits, method.stream, method.lossy, None if method.stream is None else ber,
+               None if noise_free else seed, told)
+        if key not in hits:
+            rx = None
+            if method.stream is not None:
+                if method.stream not in received:
+                    received[method.stream] = STREAMS[method.stream](self.setup, batch, ber, seed)
+                rx = received[method.stream]
+            mask = None
+            if method.lossy:
+                if seed not in erased:
+                    erased[seed] = _erased(self.setup, batch, seed)
+                mask = erased[seed]
+            logits = method.logits(self.setup, batch, rx, told, mask)
+            hits[key] = int((logits.argmax(1) == batch.labels).sum())
+        return hits[key]
 
 
-def _method_rows(encoder, bers, correct, n, methods):
-    rows = []
-    for name in methods:
+def _mean_std(values):
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _sizes(encoder, method, mtu):
+    """Payload, packets and bytes on air of one inference, and both compression ratios."""
+    payload = method.payload(encoder)
+    if payload is None:
+        return {"payload_bytes": None, "packets": None, "air_bytes": None, "compression": None,
+                "air_compression": None}
+    packets = packet_count(payload, mtu)
+    air = payload + HEADER_BYTES * packets
+    return {"payload_bytes": payload, "packets": packets, "air_bytes": air,
+            "compression": feature_bytes(encoder) / payload, "air_compression": feature_bytes(encoder) / air}
+
+
+def _method_rows(encoder, counter, n, mtu, packet_loss):
+    rows = {}
+    for name in counter.methods:
         method = METHODS[name]
-        payload = method.payload(encoder)
-        rows.append({
-            "name": name, "label": method.label, "payload_bytes": payload,
-            "compression": None if payload is None else feature_bytes(encoder) / payload,
-            "accuracy": [c / n for c in correct[name]], "correct": list(correct[name]),
-        })
-    return rows
+        stats = [_mean_std([c / n for c in per_seed]) for per_seed in counter.correct[name]]
+        rows[name] = {"name": name, "label": method.label.format(loss=100 * packet_loss),
+                      **_sizes(encoder, method, mtu),
+                      "accuracy": [m for m, _ in stats], "std": [s for _, s in stats],
+                      "correct": counter.correct[name]}
+    for name, row in rows.items():
+        versus = METHODS[name].versus
+        if versus in rows:
+            loss = [_mean_std([(a - b) / n for a, b in zip(ref, own, strict=True)])
+                    for ref, own in zip(counter.correct[versus], counter.correct[name], strict=True)]
+            row.update(versus=versus, loss=[m for m, _ in loss], loss_std=[s for _, s in loss])
+    return list(rows.values())
+
+
+def _fast(module):
+    """An eval copy of ``module`` in channels-last memory format (about 2x faster convs on CPU)."""
+    return copy.deepcopy(module).eval().to(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
 def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=None,
-             batch_size=500, log=None, methods=None, base=None, progress=None):
-    """Accuracy of every method of ``methods`` (default: all of ``METHODS``) at every BER.
+             batch_size=1000, log=None, methods=None, base=None, progress=None, seeds=3, mtu=DEFAULT_MTU,
+             packet_loss=0.0):
+    """Accuracy of every method of ``methods`` (default: ``default_methods``) at every BER.
 
     ``data`` is ``(images uint8 [N, 3, 32, 32], labels [N])``; ``calib_images`` (uint8,
     default: ``data``'s images) fix the raw baselines' quantisation range. ``base`` is the
     unsplit backbone (``load_base``): the unsplit and raw rows run its tail, which a codec
-    trained with ``train_tail`` no longer shares (default: the decoder's tail). ``progress``
+    trained with ``train_tail`` no longer shares (default: the decoder's tail). The channel
+    runs with ``seeds`` seeds from ``seed``; packets are ``mtu`` bytes, lost at
+    ``packet_loss`` in the ``split-lost`` row. ``progress``
     (:func:`semanticnn.progress.progress_bar`) counts the images. Returns the report dict.
     """
-    methods = tuple(METHODS) if methods is None else tuple(methods)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ConfigError(f"unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
+    methods = default_methods(packet_loss) if methods is None else tuple(methods)
+    check_options(methods, seeds, mtu, packet_loss)
     check_channel(channel, bers)
     check_pair(encoder, decoder)
     encoder.eval()
-    decoder.eval()
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     x, y = data
     calib = _stem_features(encoder, x if calib_images is None else calib_images, batch_size)
-    reference_tail = decoder.tail if base is None else base.eval().tail
-    setup = Setup(encoder, decoder, calibrate(calib), channel, seed, reference_tail)
-    correct = {name: [0] * len(bers) for name in methods}
+    reference_tail = decoder.tail if base is None else base.tail
+    setup = Setup(encoder, _fast(decoder), calibrate(calib), channel, _fast(reference_tail), mtu, packet_loss)
+    counter = _Counter(setup, methods, [float(b) for b in bers], [seed + i for i in range(seeds)])
     advance = advancer(progress, "eval", len(x))
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
-        _count(setup, Batch(y[idx], out.feature, out.indices, int(idx[0])), bers, correct, methods)
+        counter.add(Batch(y[idx], out.feature, out.indices, int(idx[0])))
         advance(len(idx))
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")
     return {
-        "format": "semanticnn-eval", "version": 1, "channel": channel, "seed": seed,
-        "samples": len(x), "bers": [float(b) for b in bers], "feature_bytes": feature_bytes(encoder),
+        "format": "semanticnn-eval", "version": 2, "channel": channel, "seed": seed, "seeds": counter.seeds,
+        "samples": len(x), "bers": counter.bers, "feature_bytes": feature_bytes(encoder),
+        "mtu": mtu, "header_bytes": HEADER_BYTES, "packet_loss": packet_loss,
+        "header_intact": [header_intact(b) for b in counter.bers] if channel == "iid" else None,
         "quantizers": {k: {"signed": q.signed, "scale": q.scale, "zero_point": q.zero_point}
                        for k, q in setup.quantizers.items()},
-        "methods": _method_rows(encoder, bers, correct, len(x), methods),
-        "seconds": round(time.time() - t0, 2),
+        "methods": _method_rows(encoder, counter, len(x), mtu, packet_loss),
+        "seconds": round(time.time() - t0, 2), "cpu_seconds": round(time.process_time() - cpu0, 2),
     }
