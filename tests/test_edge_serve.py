@@ -14,8 +14,10 @@ from semanticnn.data import read_calibration
 from semanticnn.edge import Receiver, load_edge_model
 from semanticnn.edge.uplink import chirpstack_event, parse_chirpstack
 from semanticnn.errors import ProtocolError
+from semanticnn.model.codec import UNKNOWN_BER
 
 DEVICES = [f"70b3d57ed00{i:05x}" for i in range(20)]
+RAW_DEVICE = "bench-link-1"
 FRAMES = 3
 LOSS, DUPLICATES, BER, SNR_DB = 0.05, 0.05, 1e-3, -20.0
 
@@ -63,7 +65,12 @@ def simulated(exported_qemu, exported_decoder):
     reference = HostReference(manifest, read_model(project, manifest))
     images = read_calibration(limit=len(DEVICES) * FRAMES)[0]
     traffic = device_traffic(reference, images)
-    return traffic, expected_predictions(load_edge_model(exported_decoder[0]), traffic)
+    model = load_edge_model(exported_decoder[0])
+    raw_frame = reference.run(images[0], 0).packets
+    rx = Receiver(model, clock=lambda: 0.0)
+    for packet in raw_frame:
+        rx.receive(RAW_DEVICE, packet)
+    return traffic, expected_predictions(model, traffic), raw_frame, rx.poll()[0]
 
 
 def publish_interleaved(client, traffic, rng):
@@ -89,11 +96,11 @@ def publish_interleaved(client, traffic, rng):
 
 def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_count_every_loss(
         tmp_path, exported_decoder, simulated):
-    traffic, expected = simulated
+    traffic, expected, raw_frame, raw_expected = simulated
     devices_file = tmp_path / "devices.txt"
-    devices_file.write_text("\n".join(DEVICES) + "\n")
+    devices_file.write_text("\n".join([*DEVICES, RAW_DEVICE]) + "\n")
     with local_mosquitto() as port:
-        args = ("--devices", str(devices_file), "--timeout", "1.5", "--health-interval", "0.2")
+        args = ("--devices", str(devices_file), "--timeout", "4", "--health-interval", "0.2")
         services = [start_serve(port, exported_decoder[0], name, *args) for name in ("s1", "s2")]
         client = Client(port, ["snn/result/#", "snn/health/#"])
         try:
@@ -103,7 +110,11 @@ def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_coun
             for _ in range(5):  # a device nobody registered
                 client.publish("application/1/device/ffffffffffffffff/event/up",
                                chirpstack_event("ffffffffffffffff", traffic[DEVICES[0], 0][0] or b"", SNR_DB))
-            client.wait_for(lambda: len(client.received("snn/result/")) >= len(expected), 30, "every frame's result")
+            client.publish("application/1/device/x/event/up", b"{not json")
+            for packet in raw_frame:  # a direct link: raw packets, no SNR
+                client.publish(f"snn/up/{RAW_DEVICE}", packet)
+            client.wait_for(lambda: len(client.received("snn/result/")) >= len(expected) + 1, 30,
+                            "every frame's result")
         finally:
             finals = [stop_serve(s) for s in services]
             client.close()
@@ -111,7 +122,9 @@ def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_coun
         assert code == 0 and health is not None, err[-2000:]
     results = [json.loads(p) for _, p, _ in client.received("snn/result/")]
     got = {(r["device"], r["frame_id"]): r for r in results}
-    assert len(results) == len(got) == len(expected)
+    raw = got.pop((RAW_DEVICE, 0))
+    assert (raw["label"], raw["packets_lost"], raw["ber"]) == (raw_expected.label, 0, pytest.approx(UNKNOWN_BER))
+    assert len(results) - 1 == len(got) == len(expected)
     for key, want in expected.items():
         r = got[key]
         assert (r["label"], r["packets_received"], r["packets_lost"]) == (want.label, want.packets_received,
@@ -123,5 +136,6 @@ def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_coun
     assert total["bad_crc"] == counts["bad_publishes"] and counts["bad_header"] > 0
     assert total["duplicate"] + total["late"] == counts["duplicates"]
     assert total["unknown_device"] == 5 and total["out_of_range"] == 0
-    assert total["frames_decoded"] == len(expected) and total["pending_frames"] == 0
+    assert total["frames_decoded"] == len(expected) + 1 and total["pending_frames"] == 0
+    assert total["bad_uplinks"] == 1 and total["uplinks"] == total["packets"] + 1
     assert all(h["frames_decoded"] > 0 and h["forwarded"] > 0 for _, h, _ in finals)
