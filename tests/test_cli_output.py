@@ -117,3 +117,16 @@ def test_eval_progress_counts_every_image():
                  progress=progress)
     (task,) = progress.tasks
     assert (task.description, task.total, task.completed) == ("eval", 20, 20)
+
+
+def test_every_command_takes_version_verbose_and_quiet():
+    from semanticnn.bench.cli import bench_cmd
+    from semanticnn.cli import _register, snn
+    from semanticnn.export.cli import export_cmd
+
+    _register()
+    commands = {"snn": snn, "snn-export": export_cmd, "snn-bench": bench_cmd,
+                **{f"snn {name}": command for name, command in snn.commands.items()}}
+    for name, command in commands.items():
+        flags = {opt for param in command.params for opt in param.opts}
+        assert {"--version", "-v", "--verbose", "-q", "--quiet"} <= flags, name

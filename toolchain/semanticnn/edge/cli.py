@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from semanticnn.cli_options import toolchain_options
+
 __all__ = ["serve_cmd"]
 
 
@@ -25,6 +27,7 @@ def read_devices(path):
 
 
 @click.command("serve")
+@toolchain_options
 @click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder from `snn export-decoder` (decoder.onnx, decoder.json).")
 @click.option("--broker", default="127.0.0.1:1883", show_default=True, help="MQTT broker HOST:PORT.")

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from semanticnn.channel.packets import DEFAULT_MTU
+from semanticnn.cli_options import toolchain_options
 
 __all__ = ["export_decoder_cmd"]
 
@@ -12,6 +13,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command("export-decoder")
+@toolchain_options
 @click.argument("checkpoint", type=_FILE)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("edge"),
               show_default=True, help="Folder to write decoder.onnx and decoder.json to.")
