@@ -233,6 +233,7 @@ def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
     payload = manifest["payload_bytes"]
     return {
         "target": manifest["target"],
+        "runtime": manifest.get("runtime", "codegen"),
         "samples": len(results),
         "bit_exact": sum(r.bit_exact for r in results),
         "latency": latency_stats([r.latency for r in results], info.latency_unit_name),
@@ -240,7 +241,7 @@ def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
             "flash_bytes": flash_bytes,
             "ram_static_bytes": ram_static_bytes,
             "stack_peak_bytes": max(r.stack_peak for r in results),
-            "activation_bytes": manifest["activation_bytes"],
+            "activation_bytes": info.activation_bytes,  # measured on target by the tflm runtimes
             "tflm_arena_bytes": manifest["tflm_arena_bytes"],
         },
         "payload_bytes": payload,
@@ -261,6 +262,7 @@ def _rows(report):
     unit = lat["unit"]
     return [
         ("target", report["target"]),
+        ("runtime", report["runtime"]),
         ("bit-exact samples", f"{report['bit_exact']} / {report['samples']}"),
         (f"latency median ({unit})", f"{lat['median']:,}"),
         (f"latency p99 ({unit})", f"{lat['p99']:,}"),

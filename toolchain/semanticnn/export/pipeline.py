@@ -19,6 +19,7 @@ from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
+from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, find_trees, get_runtime
 from semanticnn.firmware.sq import sq_params, symbols_from_output
 from semanticnn.firmware.targets import get_target
 from semanticnn.provenance import provenance
@@ -46,9 +47,11 @@ def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.nd
 
 
 def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None,
-                   force=False) -> dict:
+                   runtime=DEFAULT_RUNTIME, runtime_trees=None, force=False) -> dict:
     """Export ``checkpoint`` for ``target_name`` into ``out_dir``; returns the manifest.
 
+    ``runtime`` (``semanticnn.firmware.runtimes``) picks what runs the graph on the target;
+    ``runtime_trees`` (``{option: dir}``) gives its third-party source trees, else their environment variables.
     ``out_dir`` must be new, empty or an earlier export unless ``force`` (``preflight.check_destination``).
     """
     from semanticnn.data import read_calibration, read_split
@@ -60,6 +63,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
 
         return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project, force=force)
     target = get_target(target_name)
+    chosen_runtime = get_runtime(runtime)
+    trees = find_trees(chosen_runtime, runtime_trees)
     preflight.check_mtu(mtu)
     preflight.check_destination(out_dir, force)
     checkpoint = Path(checkpoint)
@@ -107,6 +112,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     )
     manifest = {
         "target": target.name,
+        "runtime": chosen_runtime.name,
         "source": checkpoint.name,
         "model_file": MODEL_FILE,
         "model_crc32": zlib.crc32(model_bytes),
@@ -135,7 +141,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         "provenance": provenance(encoder=checkpoint),
     }
     manifest["compression_vs_float32"] = round(manifest["float32_split_bytes"] / payload_bytes, 2)
-    files = dict(model_files)
+    files = chosen_runtime.render(plan, manifest, trees, model_files)
     files.update({f"tflm/{k}": v for k, v in render_model_data(model_bytes, checkpoint.name).items()})
     files[MODEL_FILE] = model_bytes
     files.update((render_project or default_render_project)(target, manifest))
