@@ -85,6 +85,7 @@ def test_frontier_rows_name_their_checkpoints():
     from semanticnn.evaluate.frontier import SHIPPED, _row
 
     checkpoints = provenance(encoder=ENCODER, decoder=DECODER)["checkpoints"]
-    report = {"methods": [{"name": "split", "payload_bytes": 192, "compression": 341.3, "accuracy": [0.8]}],
-              "provenance": provenance(encoder=ENCODER, decoder=DECODER)}
-    assert _row(SHIPPED, report, {"train_seconds": 1.0})["checkpoints"] == checkpoints
+    split = {"name": "split", "payload_bytes": 192, "packets": 5, "air_bytes": 227, "compression": 341.3,
+             "air_compression": 288.7, "accuracy": [0.8], "std": [0.0]}
+    report = {"methods": [split], "provenance": provenance(encoder=ENCODER, decoder=DECODER)}
+    assert _row(SHIPPED, report, {"train_seconds": 1.0}, [])["checkpoints"] == checkpoints
