@@ -23,6 +23,7 @@ from semanticnn.channel.link import transmit
 from semanticnn.channel.models import make_channel
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.link import frame_seed
+from semanticnn.provenance import provenance
 
 __all__ = ["ROWS", "accuracy_from_packets", "float_frames", "board_frames", "run_accuracy", "render_markdown"]
 
@@ -132,9 +133,14 @@ def render_markdown(report):
     lines = [head, "|---|" + "---|" * len(report["bers"])]
     for row in report["rows"]:
         lines.append(f"| {row['label']} | " + " | ".join(f"{100 * a:.1f}%" for a in row["accuracy"]) + " |")
+    lost = [c["lost_packets"] / max(1, c["packets"] + c["lost_packets"]) for c in report["receiver"]]
+    lines.append("| board packets lost (header failed its CRC-8) | " + " | ".join(f"{100 * x:.1f}%" for x in lost)
+                 + " |")
     lines.append("")
     lines.append(f"{report['samples']} test images on {report['target']} ({report['bit_exact']} bit-exact with the "
-                 f"host), {report['channel']} channel, seed {report['seed']}.")
+                 f"host), {report['channel']} channel, seed {report['seed']}. A packet whose 56 header bits take an "
+                 "error is dropped whole (its fragment index cannot be trusted), so packet loss grows as "
+                 "1 - (1 - BER)^56; its symbols reach the decoder as erasures.")
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +166,8 @@ def accuracy_bench(project_dir, samples, bers, decoder_path, encoder_path=None, 
     with run._open_board(elf, manifest["target"], port, baud) as board:
         run.check_info(board.info(), manifest, project_dir)
         report = run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path, channel)
+    exported = manifest.get("provenance", {}).get("checkpoints", {})
+    report["provenance"] = provenance(**exported, decoder=decoder_path, float_encoder=encoder_path)
     if json_out is not None:
         run.write_json(report, json_out)
     if markdown_out is not None:
