@@ -6,13 +6,16 @@ and tabulates latency and memory with the ratio of each runtime's latency to cod
 A runtime whose tree is absent is listed as skipped, with the variable to set.
 """
 
+import os
+import subprocess
 from pathlib import Path
 
 import click
 
 from semanticnn.atomic_file import write_atomic
-from semanticnn.errors import BoardError, ConfigError
+from semanticnn.errors import BoardError, ConfigError, SnnError
 from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, RUNTIMES, find_trees
+from semanticnn.provenance import provenance
 
 __all__ = ["runtime_availability", "bench_runtimes", "runtime_row", "render_markdown", "compare_cmd"]
 
@@ -60,6 +63,7 @@ def bench_runtimes(checkpoint, target, out_dir, samples, runtimes=None) -> dict:
     for name in [DEFAULT_RUNTIME, *(n for n in names if n != DEFAULT_RUNTIME)]:
         project = Path(out_dir) / name
         manifest = export_encoder(checkpoint, target, project, runtime=name)
+        _build(project)
         reports[name] = run_bench(project, samples, qemu=True, json_out=project / "bench.json", strict=False)
     baseline = reports[DEFAULT_RUNTIME]["latency"]["median"]
     return {
@@ -71,6 +75,14 @@ def bench_runtimes(checkpoint, target, out_dir, samples, runtimes=None) -> dict:
         "runtimes": {name: runtime_row(report, baseline) for name, report in reports.items()},
         "skipped": {name: reason for name, reason in skipped.items() if name not in reports},
     }
+
+
+def _build(project):
+    """``make -C project`` on every core, with no time limit: the TFLite Micro and CMSIS-NN trees take minutes."""
+    done = subprocess.run(["make", "-C", str(project), f"-j{os.cpu_count() or 1}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise SnnError(f"`make -C {project}` failed: {lines[-1] if lines else done.returncode}")
 
 
 def render_markdown(result: dict) -> str:
@@ -125,7 +137,7 @@ def compare_cmd(checkpoint, target, out_dir, samples, json_out, markdown_out):
     """Bench one model on every runtime whose source trees are set (CMSIS_NN_DIR, TFLM_DIR)."""
     import json
 
-    result = bench_runtimes(checkpoint, target, out_dir, samples)
+    result = {**bench_runtimes(checkpoint, target, out_dir, samples), "provenance": provenance(encoder=checkpoint)}
     text = render_markdown(result)
     if json_out is not None:
         write_atomic(json_out, json.dumps(result, indent=2) + "\n")

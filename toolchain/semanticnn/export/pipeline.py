@@ -61,7 +61,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     if Path(checkpoint).suffix == ".tflite":  # an int8 graph from any converter: no calibration, no SQ stage
         from semanticnn.export.tflite_export import export_tflite
 
-        return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project, force=force)
+        return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project, force=force,
+                             runtime=runtime, runtime_trees=runtime_trees)
     target = get_target(target_name)
     chosen_runtime = get_runtime(runtime)
     trees = find_trees(chosen_runtime, runtime_trees)

@@ -20,6 +20,7 @@ from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import RAW_MAPPING, STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
+from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, find_trees, get_runtime
 from semanticnn.firmware.targets import get_target
 
 __all__ = ["CHECK_INPUTS", "check_inputs", "export_tflite"]
@@ -44,11 +45,17 @@ def _read_model(path: Path) -> bytes:
         raise ConfigError(f"cannot read {path} ({exc.strerror}): check the path") from None
 
 
-def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_project=None, force=False) -> dict:
-    """Export the int8 ``.tflite`` at ``model_path`` for ``target_name`` into ``out_dir``; returns the manifest."""
+def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_project=None, force=False,
+                  runtime=DEFAULT_RUNTIME, runtime_trees=None) -> dict:
+    """Export the int8 ``.tflite`` at ``model_path`` for ``target_name`` into ``out_dir``; returns the manifest.
+
+    ``runtime`` and ``runtime_trees`` as in ``pipeline.export_encoder``.
+    """
     from semanticnn.firmware.project import render_project as default_render_project
 
     target = get_target(target_name)
+    chosen_runtime = get_runtime(runtime)
+    trees = find_trees(chosen_runtime, runtime_trees)
     preflight.check_mtu(mtu)
     preflight.check_destination(out_dir, force)
     model_path = Path(model_path)
@@ -69,7 +76,8 @@ def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_proj
         ),
     }
     manifest = _manifest(target, model_path, model_bytes, plan, mtu, report)
-    files = dict(model_files)
+    manifest["runtime"] = chosen_runtime.name
+    files = chosen_runtime.render(plan, manifest, trees, model_files)
     files.update({f"tflm/{k}": v for k, v in render_model_data(model_bytes, model_path.name).items()})
     files[MODEL_FILE] = model_bytes
     files.update((render_project or default_render_project)(target, manifest))

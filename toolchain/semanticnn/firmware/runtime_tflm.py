@@ -77,6 +77,14 @@ OPS = {
     "TANH": ("AddTanh", ("tanh",), None),
     "RESHAPE": ("AddReshape", ("reshape", "reshape_common"), None),
     "SOFTMAX": ("AddSoftmax", ("softmax", "softmax_common"), "cmsis_nn/softmax"),
+    "SUB": ("AddSub", ("sub", "sub_common"), None),
+    "PAD": ("AddPad", ("pad", "pad_common"), "cmsis_nn/pad"),
+    "PADV2": ("AddPadV2", ("pad", "pad_common"), "cmsis_nn/pad"),
+    "MEAN": ("AddMean", ("reduce", "reduce_common"), None),
+    "CONCATENATION": ("AddConcatenation", ("concatenation",), None),
+    "PRELU": ("AddPrelu", ("prelu", "prelu_common"), None),
+    "HARD_SWISH": ("AddHardSwish", ("hard_swish", "hard_swish_common"), None),
+    "LEAKY_RELU": ("AddLeakyRelu", ("leaky_relu", "leaky_relu_common"), None),
 }
 
 
