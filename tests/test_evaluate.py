@@ -47,18 +47,18 @@ def tiny_pair(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_pair, tmp_path_factory):
-    """`snn eval` run once on the tiny pair: (out dir, parsed eval.json)."""
+    """`snn eval` run once on the tiny pair: (out dir, parsed eval.json, what it printed)."""
     out = tmp_path_factory.mktemp("eval") / "out"
     enc, dec = tiny_pair
     result = CliRunner().invoke(eval_cmd, ["--encoder", enc, "--decoder", dec, "--samples", "50",
                                            "--ber", "0,1e-2,0.1", "--out", out, "--threads", "1"])
     assert result.exit_code == 0, result.output
-    return out, json.loads((out / "eval.json").read_text())
+    return out, json.loads((out / "eval.json").read_text()), result.output
 
 
 @needs_data
 def test_report_has_every_method_at_every_ber_with_payload_air_bytes_and_compression(evaluated):
-    _, report = evaluated
+    report = evaluated[1]
     assert report["bers"] == BERS and report["samples"] == 50 and report["channel"] == "iid"
     assert report["seeds"] == [0, 1, 2] and report["mtu"] == 51 and report["header_bytes"] == 7
     assert report["feature_bytes"] == 4 * 16 * 32 * 32
@@ -75,6 +75,12 @@ def test_report_has_every_method_at_every_ber_with_payload_air_bytes_and_compres
             values = [c / 50 for c in per_seed]
             assert len(per_seed) == 3
             assert acc == statistics.fmean(values) and std == statistics.stdev(values)
+
+
+@needs_data
+def test_the_printed_table_is_not_cut_to_80_columns_in_a_pipe(evaluated):
+    row = next(line for line in evaluated[2].splitlines() if "split-est-unknown" in line)
+    assert row.split("│")[1:5] == [" split-est-unknown ", "    32 ", "    39 ", " 2048.0x "]
 
 
 @needs_data
@@ -117,7 +123,7 @@ def test_raw_baselines_at_ber_0_match_the_unsplit_model(evaluated):
 
 @needs_data
 def test_writes_a_valid_png_and_markdown_and_no_temp_files(evaluated):
-    out, _ = evaluated
+    out = evaluated[0]
     assert sorted(p.name for p in out.iterdir()) == ["accuracy_vs_ber.png", "eval.json", "eval.md"]
     png = (out / "accuracy_vs_ber.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR" and png[-8:-4] == b"IEND"
@@ -179,7 +185,7 @@ def test_entry_point_prints_one_line_and_exits_2(tmp_path, capsys):
 def test_a_subset_of_methods_gives_the_same_rows(tiny_pair, evaluated):
     from semanticnn.evaluate.cli import evaluate_files
 
-    _, full = evaluated
+    full = evaluated[1]
     enc, dec = tiny_pair
     part = evaluate_files(enc, dec, "0,1e-2,0.1", "iid", samples=50, methods=("unsplit", "split"), threads=1)
     assert [m["name"] for m in part["methods"]] == ["unsplit", "split"]

@@ -10,6 +10,7 @@ from semanticnn.cli_options import toolchain_options
 __all__ = ["eval_cmd", "CALIB_IMAGES"]
 
 CALIB_IMAGES = 500  # training images that fix the raw baselines' quantisation range
+_TABLE_WIDTH = 140  # columns of the printed table when stdout is not a terminal
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -92,6 +93,9 @@ def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, m
         report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed, base=base,
                                 log=None if progress else lambda m: click.echo(m, err=True), progress=progress,
                                 seeds=seeds, mtu=mtu, packet_loss=packet_loss, threads=threads)
-    Console().print(rich_table(report))
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log file: do not cut the table to 80 columns
+        console = Console(width=_TABLE_WIDTH)
+    console.print(rich_table(report))
     if out is not None:
         click.echo(f"wrote {out}")

@@ -151,7 +151,8 @@ def rich_table(report):
     for row in report["methods"]:
         size = ["—"] * 3 if row["payload_bytes"] is None else [
             str(row["payload_bytes"]), str(row["air_bytes"]), f"{row['compression']:.1f}x"]
-        table.add_row(row["name"], *size, *(pm(a, s) for a, s in zip(row["accuracy"], row["std"], strict=True)))
+        table.add_row(row["name"], *size, *(f"{100 * a:.1f}±{100 * s:.1f}"
+                                            for a, s in zip(row["accuracy"], row["std"], strict=True)))
     return table
 
 
