@@ -21,8 +21,11 @@ def report(exported_qemu):
         return accuracy.run_accuracy(board, reference, manifest, pictures, labels, (0.0, 0.05), SHIPPED_DECODER)
 
 
-def test_every_board_packet_is_bit_exact_and_every_row_has_every_ber(report):
+def test_every_board_packet_is_bit_exact_and_every_row_has_every_ber(report, exported_qemu):
     assert report["samples"] == N and report["bit_exact"] == N
+    checkpoints = report["provenance"]["checkpoints"]  # the board's encoder (from export.json) and the edge's
+    assert checkpoints["encoder"] == exported_qemu[1]["provenance"]["checkpoints"]["encoder"]
+    assert sorted(checkpoints) == ["decoder", "encoder", "float_encoder"]
     assert [r["name"] for r in report["rows"]] == list(accuracy.ROWS)
     assert all(len(r["accuracy"]) == 2 for r in report["rows"])
 

@@ -1,5 +1,6 @@
 """snn export-decoder: the shipped decoder on onnxruntime matches PyTorch; a failed check writes nothing."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -34,6 +35,9 @@ def test_writes_the_graph_and_a_manifest_a_receiver_can_use(exported):
     assert manifest["payload_bytes"] == (c * h * w * 3 + 7) // 8 and manifest["max_packets"] == 5
     assert manifest["centres"] == [float(v) for v in dec.centres]
     assert manifest["check"] == {**manifest["check"], "samples": 500, "argmax_agreement": 1.0, "passed": True}
+    assert manifest["provenance"]["checkpoints"] == {  # the encoder found beside the decoder is recorded too
+        role: {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        for role, path in (("decoder", SHIPPED_DECODER), ("encoder", SHIPPED_ENCODER))}
 
 
 def test_onnxruntime_agrees_with_pytorch_on_300_other_images_with_erasures(exported):

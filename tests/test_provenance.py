@@ -89,3 +89,11 @@ def test_frontier_rows_name_their_checkpoints():
              "air_compression": 288.7, "accuracy": [0.8], "std": [0.0]}
     report = {"methods": [split], "provenance": provenance(encoder=ENCODER, decoder=DECODER)}
     assert _row(SHIPPED, report, {"train_seconds": 1.0}, [])["checkpoints"] == checkpoints
+
+
+def test_tflite_export_records_the_model_file(tmp_path):
+    from semanticnn.export.tflite_export import export_tflite
+
+    model = ROOT / "tests" / "fixtures" / "tflite" / "resnet18_stem.tflite"
+    manifest = export_tflite(model, "qemu-m7", tmp_path / "p")
+    assert manifest["provenance"]["checkpoints"] == {"model": {"file": model.name, "sha256": _sha256(model)}}

@@ -124,6 +124,8 @@ def run_accuracy(board, reference, manifest, images, labels, bers, decoder_path,
         "bit_exact": exact, "channel": channel, "seed": seed, "bers": [float(b) for b in bers],
         "rows": [{"name": k, "label": ROWS[k], "accuracy": v} for k, v in rows.items()],
         "receiver": counters, "encoder": str(encoder_path), "decoder": str(decoder_path),
+        "provenance": provenance(**manifest.get("provenance", {}).get("checkpoints", {}), decoder=decoder_path,
+                                 float_encoder=encoder_path),
     }
 
 
@@ -166,8 +168,6 @@ def accuracy_bench(project_dir, samples, bers, decoder_path, encoder_path=None, 
     with run._open_board(elf, manifest["target"], port, baud) as board:
         run.check_info(board.info(), manifest, project_dir)
         report = run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path, channel)
-    exported = manifest.get("provenance", {}).get("checkpoints", {})
-    report["provenance"] = provenance(**exported, decoder=decoder_path, float_encoder=encoder_path)
     if json_out is not None:
         run.write_json(report, json_out)
     if markdown_out is not None:

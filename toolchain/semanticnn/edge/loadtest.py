@@ -27,6 +27,7 @@ import numpy as np
 from semanticnn.atomic_file import write_atomic
 from semanticnn.edge.broker import local_mosquitto
 from semanticnn.edge.uplink import chirpstack_event
+from semanticnn.provenance import provenance
 
 __all__ = ["DEVICES", "PROCESSES", "RATES", "decoder_rate", "device_frames", "run_one", "run_all", "render_markdown"]
 
@@ -222,6 +223,7 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=FRAMES)
     args = parser.parse_args(argv)
     report = run_all(args.model, args.encoder, frames_total=args.frames)
+    report["provenance"] = provenance(encoder=args.encoder, decoder_onnx=Path(args.model) / "decoder.onnx")
     write_atomic(Path(args.out) / "serve.json", json.dumps(report, indent=2) + "\n")
     write_atomic(Path(args.out) / "serve.md", render_markdown(report))
 

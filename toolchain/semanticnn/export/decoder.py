@@ -28,6 +28,7 @@ from semanticnn.channel.bits import bits_per_symbol, payload_bytes
 from semanticnn.channel.erasure import symbol_packets
 from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
 from semanticnn.errors import ConfigError, ExportError
+from semanticnn.provenance import provenance
 
 __all__ = ["ONNX_FILE", "MANIFEST_FILE", "CHECK_IMAGES", "MAX_LOGIT_DIFF", "CHECK_BERS", "export_decoder",
            "decoder_manifest", "check_onnx"]
@@ -119,10 +120,15 @@ def decoder_manifest(decoder, source, mtu):
     }
 
 
+def _encoder_path(decoder_path, encoder_path):
+    """The encoder that goes with a decoder: ``encoder_path``, else ``encoder.pt`` beside it."""
+    return Path(encoder_path) if encoder_path is not None else Path(decoder_path).with_name("encoder.pt")
+
+
 def _encoder_for(decoder_path, encoder_path):
     from semanticnn.model.checkpoint import load_encoder
 
-    path = Path(encoder_path) if encoder_path is not None else Path(decoder_path).with_name("encoder.pt")
+    path = _encoder_path(decoder_path, encoder_path)
     if not path.is_file():
         raise ConfigError(f"encoder not found: {path} (the check encodes images: pass --encoder)")
     return load_encoder(path)
@@ -158,7 +164,8 @@ def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU
     import onnxruntime
 
     manifest = decoder_manifest(decoder, Path(checkpoint).name, mtu)
-    manifest.update(opset=OPSET, onnxruntime=onnxruntime.__version__, check=check)
+    manifest.update(opset=OPSET, onnxruntime=onnxruntime.__version__, check=check,
+                    provenance=provenance(decoder=checkpoint, encoder=_encoder_path(checkpoint, encoder)))
     write_tree({ONNX_FILE: onnx_bytes, MANIFEST_FILE: json.dumps(manifest, indent=2) + "\n"}, Path(out_dir),
                MANIFEST_FILE, force)
     return manifest

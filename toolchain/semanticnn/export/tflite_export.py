@@ -22,6 +22,7 @@ from semanticnn.firmware.project import RAW_MAPPING, STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
 from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, find_trees, get_runtime
 from semanticnn.firmware.targets import get_target
+from semanticnn.provenance import provenance
 
 __all__ = ["CHECK_INPUTS", "check_inputs", "export_tflite"]
 
@@ -76,6 +77,7 @@ def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_proj
         ),
     }
     manifest = _manifest(target, model_path, model_bytes, plan, mtu, report)
+    manifest["provenance"] = provenance(model=model_path)
     manifest["runtime"] = chosen_runtime.name
     files = chosen_runtime.render(plan, manifest, trees, model_files)
     files.update({f"tflm/{k}": v for k, v in render_model_data(model_bytes, model_path.name).items()})
