@@ -25,7 +25,7 @@ from semanticnn.firmware.targets import get_target
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STUB_MODEL = FIXTURES / "stub_model"
-TARGET_NAMES = ("qemu-m7", "stm32f7")  # semanticnn.firmware.targets registry keys
+TARGET_NAMES = ("qemu-m7", "stm32f4", "stm32f7", "stm32h7")  # semanticnn.firmware.targets registry keys
 QEMU_TARGET = "qemu-m7"
 
 # The stub's output tensor: NHWC 1x4x4x16, 4 levels (2 bits a symbol), Gray mapping.

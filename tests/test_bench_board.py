@@ -34,9 +34,10 @@ def test_info_fields(manifest, kind):
     assert info == BoardInfo(
         proto_version=1, latency_unit=0, core_clock_hz=25_000_000, input_bytes=3072, output_bytes=512,
         n_symbols=512, bits_per_symbol=2, payload_bytes=128, mtu=51, activation_bytes=12288,
-        stack_bytes=8192, model_crc=0x5EC0DE42, target="fake",
+        stack_bytes=8192, model_crc=0x5EC0DE42, baud=115200, clock_source=0, caches=0, target="fake",
     )
     assert info.latency_unit_name == "instructions"
+    assert info.clock_source_name == "fixed" and info.cache_names == []
 
 
 @pytest.mark.parametrize("kind", ["tcp", "pty"])
@@ -216,6 +217,6 @@ def test_garbage_only_peer_names_baud():
     finally:
         listener.close()
     assert str(info.value) == (
-        f"board on {url} sends bytes but no valid frame: check --baud (firmware uses 115200) "
+        f"board on {url} sends bytes but no valid frame: check --baud (this port runs at 115200) "
         "and that it runs SemanticNN firmware"
     )

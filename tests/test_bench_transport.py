@@ -87,9 +87,19 @@ def test_qemu_command_argv():
     ]
 
 
+def test_qemu_command_wires_the_boards_serial_port():
+    # netduinoplus2 gives serial 0 to USART1; the NUCLEO-F446RE's VCP is USART2, serial 1
+    argv = qemu_command("fw.elf", "netduinoplus2", 4321, binary="qemu-system-arm", serial=1)
+    assert argv[argv.index("-kernel") + 2:argv.index("-monitor")] == [
+        "-serial", "null", "-serial", "tcp:127.0.0.1:4321,server=on,wait=on",
+    ]
+
+
 def test_qemu_machine_from_target_registry():
     assert qemu_machine("qemu-m7") == "mps2-an500"
-    with pytest.raises(ConfigError, match="^target 'stm32f7' does not run in QEMU: export for qemu-m7"):
+    assert qemu_machine("stm32f4") == "netduinoplus2"
+    listed = r"^target 'stm32f7' does not run in QEMU: export for (\S+, )*stm32f4, or use --port$"
+    with pytest.raises(ConfigError, match=listed):
         qemu_machine("stm32f7")
     with pytest.raises(ConfigError, match="^unknown target 'nope'"):
         qemu_machine("nope")

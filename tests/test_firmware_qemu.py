@@ -3,6 +3,7 @@
 import re
 import shutil
 import struct
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -21,12 +22,13 @@ from firmware_helpers import (
     stub_manifest,
     stub_sq,
 )
-from semanticnn.bench.commands import BoardInfo, Cmd, Status
+from semanticnn.bench.commands import BoardInfo, ClockSource, Cmd, Status
 from semanticnn.bench.framing import MAX_PAYLOAD_BYTES, Frame, build_frame
 from semanticnn.bench.qemu import launch_qemu
 from semanticnn.channel.packets import packetize
 from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.sq import bitstream_from_output
+from semanticnn.firmware.targets import get_target
 
 pytestmark = pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
@@ -91,6 +93,9 @@ def test_info_fields(board):
         activation_bytes=256,
         stack_bytes=STACK_BYTES,
         model_crc=STUB_MODEL_CRC,
+        baud=115200,
+        clock_source=ClockSource.FIXED,
+        caches=0,
         target="qemu-m7",
     )
 
@@ -165,24 +170,28 @@ def test_bad_crc_and_version_answered_with_status_1(raw):
     assert (frame.cmd, frame.seq, frame.payload[0]) == (INFO, 19, Status.OK)
 
 
-@pytest.fixture(scope="module")
-def calib_elf(tmp_path_factory):
-    project = render_project(tmp_path_factory.mktemp("fw") / "calib", QEMU_TARGET)
+def calibration_ticks(tmp_path, target):
+    """``{iterations: SysTick ticks}`` of the calibration firmware on ``target`` in QEMU."""
+    project = render_project(tmp_path / target, target)
     shutil.copy(FIXTURES / "calib" / "main.c", project / "src" / "main.c")
-    result = build(project, "EXTRA_CFLAGS=-DBOARD_INSTR_PER_TICK=1")
+    result = build(project, "EXTRA_CFLAGS=-DBOARD_SYSTICK_NUM=1 -DBOARD_SYSTICK_DEN=1")
     assert result.returncode == 0, result.stderr
-    return project / "build" / "firmware.elf"
-
-
-def test_systick_ticks_are_40_instructions(calib_elf):
     text = b""
-    with launch_qemu(calib_elf, QEMU_TARGET) as transport:
+    with launch_qemu(project / "build" / "firmware.elf", target) as transport:
         while not text.endswith(b"end\n"):
             data = transport.read_some(10.0)
             assert data, text
             text += data
-    ticks = {int(n): int(t) for n, t in re.findall(rb"(\d+) (\d+)\n", text)}
+    return {int(n): int(t) for n, t in re.findall(rb"(\d+) (\d+)\n", text)}
+
+
+# mps2-an500 clocks SysTick at 25 MHz, netduinoplus2 at 168 MHz; under -icount shift=0 an
+# instruction is 1 ns, so a tick is 40 and 125/21 instructions: targets.toml qemu_systick_hz.
+@pytest.mark.parametrize("target, per_tick", [(QEMU_TARGET, 40.0), ("stm32f4", 1000 / 168)])
+def test_systick_ticks_match_qemu_systick_hz(tmp_path, target, per_tick):
+    ticks = calibration_ticks(tmp_path, target)
     # the loop is 2 instructions per iteration; the difference cancels the timer overhead
-    per_tick = 2 * (10_000_000 - 100_000) / (ticks[10_000_000] - ticks[100_000])
-    assert abs(per_tick - 40.0) < 0.001
-    assert ticks[1000] == 50
+    measured = 2 * (10_000_000 - 100_000) / (ticks[10_000_000] - ticks[100_000])
+    assert abs(measured - per_tick) < 0.001
+    assert get_target(target).qemu_instructions_per_tick == Fraction(1_000_000_000, get_target(target).qemu_systick_hz)
+    assert abs(float(get_target(target).qemu_instructions_per_tick) - per_tick) < 1e-9

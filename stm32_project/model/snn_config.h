@@ -7,8 +7,6 @@
 #define SNN_GEN_VERSION 1
 
 #define SNN_TARGET_NAME        "stm32f7"
-#define SNN_LATENCY_UNIT       1u
-#define SNN_CORE_CLOCK_HZ      16000000u
 
 #define SNN_OUTPUT_ZERO_POINT  (11)
 #define SNN_OUTPUT_CHANNELS    8u

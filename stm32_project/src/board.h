@@ -1,9 +1,9 @@
-/* Board interface: what main.c needs from a target (boards/<name>/).
+/* Board interface: what main.c needs from a target.
  *
- * Each board directory provides board_target.h (BOARD_NAME,
- * BOARD_CORE_CLOCK_HZ, BOARD_LATENCY_UNIT), startup code with the vector
- * table, a linker script link.ld defining __stack_bottom__/__stack_top__,
- * and board.c implementing the functions below.
+ * The project's board/ holds boards/common/ (startup, sections, shared
+ * Cortex-M and STM32 drivers), the target's boards/<name>/board.c, and two
+ * rendered files: board_target.h (clock tree and link numbers decided by
+ * semanticnn.firmware.clocks) and link.ld (memory regions from targets.toml).
  */
 #ifndef SNN_BOARD_H
 #define SNN_BOARD_H
@@ -11,11 +11,20 @@
 #include <stdint.h>
 
 #include "board_target.h"
+#include "protocol.h"
 
-#define BOARD_UNIT_INSTRUCTIONS 0u  /* QEMU SysTick under -icount shift=0 */
-#define BOARD_UNIT_CYCLES       1u  /* DWT cycle counter */
+/* What INFO reports about the running board; filled by board_init. */
+typedef struct {
+    uint32_t core_clock_hz;  /* the PLL clock, or the HSI after a fallback */
+    uint32_t baud;           /* UART baud rate, 8N1 */
+    uint8_t clock_source;    /* enum snn_clock_source */
+    uint8_t caches;          /* SNN_CACHE_* bits */
+    uint8_t latency_unit;    /* enum snn_latency_unit */
+} board_status_t;
 
-/* Clocks, UART (115200 8N1) and the latency timer. */
+extern board_status_t board_status;
+
+/* Clocks (with the HSI fallback), caches, UART and the latency timer. */
 void board_init(void);
 
 /* Blocking single-byte UART I/O. */

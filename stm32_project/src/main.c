@@ -16,8 +16,6 @@
 #error Regenerate this file: snn_config.h was made by another generator version
 #endif
 
-_Static_assert(SNN_CORE_CLOCK_HZ == BOARD_CORE_CLOCK_HZ, "snn_config.h and board disagree on the core clock");
-_Static_assert(SNN_LATENCY_UNIT == BOARD_LATENCY_UNIT, "snn_config.h and board disagree on the latency unit");
 _Static_assert(SNN_N_SYMBOLS == SNN_OUTPUT_BYTES, "one symbol per element of the int8 output tensor");
 _Static_assert(SNN_MTU + 1u <= SNN_MAX_PAYLOAD, "a PACKET response must fit one frame");
 
@@ -32,7 +30,8 @@ static uint8_t bitstream[SNN_PAYLOAD_BYTES];
 static uint8_t packets[SNN_MAX_PACKETS][SNN_MTU];
 static uint16_t packet_len[SNN_MAX_PACKETS];
 static uint32_t n_packets;
-static uint32_t input_loaded;
+static uint8_t input_written[(SNN_INPUT_BYTES + 7u) / 8u]; /* a bit per byte of the current image */
+static uint32_t input_loaded;                              /* bits set in input_written */
 static const int8_t *output;
 
 /* Fill the stack below the current stack pointer with 0xA5 bytes. */
@@ -40,7 +39,11 @@ static __attribute__((noinline)) void stack_paint(void)
 {
     uint32_t *sp;
 
+#if defined(__arm__)
     __asm volatile("mov %0, sp" : "=r"(sp));
+#else
+    sp = __stack_top__;  /* a host build (make fuzz): the harness's stand-in stack */
+#endif
     for (uint32_t *p = __stack_bottom__; p < sp - 8; p++) {
         *p = STACK_PAINT_WORD;
     }
@@ -106,8 +109,8 @@ static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
         return RESULT(SNN_STATUS_BAD_ARG, 0);
     }
     *p++ = SNN_PROTO_VERSION;
-    *p++ = SNN_LATENCY_UNIT;
-    p = put_u32(p, SNN_CORE_CLOCK_HZ);
+    *p++ = board_status.latency_unit;
+    p = put_u32(p, board_status.core_clock_hz);
     p = put_u32(p, SNN_INPUT_BYTES);
     p = put_u32(p, SNN_OUTPUT_BYTES);
     p = put_u32(p, SNN_N_SYMBOLS);
@@ -117,9 +120,30 @@ static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
     p = put_u32(p, SNN_ACTIVATION_BYTES);
     p = put_u32(p, (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_bottom__));
     p = put_u32(p, SNN_MODEL_CRC);
+    p = put_u32(p, board_status.baud);
+    *p++ = board_status.clock_source;
+    *p++ = board_status.caches;
     memcpy(p, target, sizeof target - 1u);
     p += sizeof target - 1u;
     return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));
+}
+
+/* Note bytes [offset, offset + len) of the input as written. A LOAD at offset 0
+ * starts a new image (docs/protocol.md): what earlier LOADs wrote no longer counts. */
+static void mark_written(uint32_t offset, uint32_t len)
+{
+    if (offset == 0u) {
+        memset(input_written, 0, sizeof input_written);
+        input_loaded = 0;
+    }
+    for (uint32_t i = offset; i < offset + len; i++) {
+        uint8_t bit = (uint8_t)(1u << (i & 7u));
+
+        if ((input_written[i >> 3] & bit) == 0u) {
+            input_written[i >> 3] |= bit;
+            input_loaded++;
+        }
+    }
 }
 
 static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
@@ -135,9 +159,7 @@ static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
         return RESULT(SNN_STATUS_BAD_ARG, 0);
     }
     memcpy((uint8_t *)snn_input + offset, req + 4, len);
-    if (offset + len > input_loaded) {
-        input_loaded = offset + len;
-    }
+    mark_written(offset, len);
     put_u32(res, input_loaded);
     return RESULT(SNN_STATUS_OK, 4);
 }

@@ -33,6 +33,22 @@ enum snn_cmd {
     SNN_CMD_LAYERS = 0x06,
 };
 
+/* INFO fields (docs/protocol.md): what the latency counts, where the core clock
+ * comes from, which caches are on. */
+enum snn_latency_unit {
+    SNN_UNIT_INSTRUCTIONS = 0,  /* QEMU: SysTick under -icount shift=0 */
+    SNN_UNIT_CYCLES = 1,        /* silicon: DWT cycle counter */
+};
+
+enum snn_clock_source {
+    SNN_CLOCK_FIXED = 0,        /* the board has no clock tree to set (QEMU mps2) */
+    SNN_CLOCK_PLL = 1,          /* PLL from the HSE, as planned */
+    SNN_CLOCK_HSI_FALLBACK = 2, /* HSE, PLL or over-drive did not get ready: running on the HSI */
+};
+
+#define SNN_CACHE_I 0x01u       /* instruction cache on */
+#define SNN_CACHE_D 0x02u       /* data cache on */
+
 /* What snn_rx_push reports after a byte. */
 enum snn_rx_event {
     SNN_RX_NONE = 0,    /* byte absorbed, no complete frame yet */

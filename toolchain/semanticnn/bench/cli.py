@@ -4,7 +4,6 @@ from pathlib import Path
 
 import click
 
-from semanticnn.bench.timeouts import DEFAULT_BAUD
 from semanticnn.cli_options import toolchain_options
 
 __all__ = ["bench_cmd"]
@@ -32,7 +31,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--ber", "bers", default="0,1e-2", show_default=True, help="BERs of --accuracy, comma-separated.")
 @click.option("--decoder", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/decoder.pt"),
               show_default=True, help="decoder.pt of --accuracy (its encoder.pt beside it is the float reference).")
-@click.option("--baud", default=DEFAULT_BAUD, show_default=True, type=int, help="Baud rate of --port.")
+@click.option("--baud", type=int,
+              help="Baud rate of --port [default: the target's in export.json, then its HSI-fallback rate].")
 def bench_cmd(qemu_dir, port, project_dir, samples, json_out, markdown_out, baud, data, accuracy, bers, decoder):
     """Run test images on QEMU or a board, check every packet bit for bit, report latency and memory."""
     from semanticnn.bench.run import run_bench, select_board

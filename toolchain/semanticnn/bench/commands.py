@@ -13,7 +13,7 @@ import struct
 import time
 from collections import deque
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 import numpy as np
 
@@ -32,6 +32,8 @@ __all__ = [
     "Cmd",
     "Status",
     "LatencyUnit",
+    "ClockSource",
+    "Cache",
     "LOAD_CHUNK_BYTES",
     "OUTPUT_CHUNK_BYTES",
     "BoardInfo",
@@ -71,13 +73,28 @@ class LatencyUnit(IntEnum):
     CYCLES = 1
 
 
+class ClockSource(IntEnum):
+    """Where INFO's ``core_clock_hz`` comes from (``enum snn_clock_source`` in protocol.h)."""
+
+    FIXED = 0
+    PLL = 1
+    HSI_FALLBACK = 2
+
+
+class Cache(IntFlag):
+    """INFO's ``caches`` bits (``SNN_CACHE_*`` in protocol.h)."""
+
+    I = 0x01  # noqa: E741 (the cache's name)
+    D = 0x02
+
+
 _STATUS_HINTS = {
     Status.UNKNOWN_COMMAND: "the firmware is older than snn-bench; rebuild and flash it",
     Status.BAD_ARGUMENT: "the request is out of range; does export.json match the flashed firmware?",
     Status.NOT_READY: "the board lost its state (reset?); run again",
 }
 
-_INFO = struct.Struct("<BBIIIIBIHIII")
+_INFO = struct.Struct("<BBIIIIBIHIIIIBB")
 _INFER = struct.Struct("<IIHI")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -101,6 +118,9 @@ class BoardInfo:
     activation_bytes: int
     stack_bytes: int
     model_crc: int
+    baud: int
+    clock_source: int
+    caches: int
     target: str
 
     @classmethod
@@ -123,6 +143,20 @@ class BoardInfo:
         except ValueError:
             raise ProtocolError(f"INFO reports unknown latency unit {self.latency_unit}: update snn-bench") \
                 from None
+
+    @property
+    def clock_source_name(self):
+        """``"pll"``, ``"hsi_fallback"`` or ``"fixed"``."""
+        try:
+            return ClockSource(self.clock_source).name.lower()
+        except ValueError:
+            raise ProtocolError(f"INFO reports unknown clock source {self.clock_source}: update snn-bench") \
+                from None
+
+    @property
+    def cache_names(self):
+        """The caches that are on, e.g. ``["I", "D"]``."""
+        return [c.name for c in Cache if self.caches & c]
 
 
 @dataclass(frozen=True)
@@ -248,7 +282,7 @@ class Board:
         if self._good_frames == 0:
             return ProtocolError(
                 f"board on {port} sends bytes but no valid frame: check --baud "
-                f"(firmware uses {DEFAULT_BAUD}) and that it runs SemanticNN firmware"
+                f"(this port runs at {self._baud}) and that it runs SemanticNN firmware"
             )
         return BoardError(
             f"board on {port} stopped answering {name} after {self._attempts} tries: "

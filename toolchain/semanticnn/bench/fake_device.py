@@ -16,7 +16,7 @@ import tty
 
 import numpy as np
 
-from semanticnn.bench.commands import Cmd, LatencyUnit, Status
+from semanticnn.bench.commands import ClockSource, Cmd, LatencyUnit, Status
 from semanticnn.bench.framing import (
     MAX_BODY_BYTES,
     MAX_WIRE_BYTES,
@@ -128,10 +128,10 @@ class FakeFirmware:
     def _info(self, args):
         m = self.manifest
         fields = struct.pack(
-            "<BBIIIIBIHIII",
+            "<BBIIIIBIHIIIIBB",
             self.proto_version, LatencyUnit.INSTRUCTIONS, 25_000_000, self.input_bytes,
             int(np.prod(self.output_shape)), m["n_symbols"], m["sq"]["bits_per_symbol"], m["payload_bytes"],
-            m["mtu"], m["activation_bytes"], 8192, self.model_crc,
+            m["mtu"], m["activation_bytes"], 8192, self.model_crc, 115200, ClockSource.FIXED, 0,
         )
         return Status.OK, fields + self.target.encode("ascii")
 

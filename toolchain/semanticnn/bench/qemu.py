@@ -29,11 +29,15 @@ QEMU_BINARY = "qemu-system-arm"
 
 
 
-def qemu_command(elf, machine, port, binary=QEMU_BINARY):
-    """Build the argv that boots ``elf`` on ``machine``, serial0 served on 127.0.0.1:``port``."""
+def qemu_command(elf, machine, port, binary=QEMU_BINARY, serial=0):
+    """Build the argv that boots ``elf`` on ``machine``, its serial port ``serial`` served on 127.0.0.1:``port``.
+
+    The ports before ``serial`` are left unconnected (netduinoplus2 wires serial 1 to USART2).
+    """
     return [
         binary, "-M", machine, "-nographic", "-icount", "shift=0",
         "-kernel", str(elf),
+        *["-serial", "null"] * serial,
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
         "-monitor", "none",
     ]
@@ -59,6 +63,7 @@ def qemu_machine(target):
 def launch_qemu(elf, target):
     """Boot ``elf`` for ``target`` and yield a connected transport; QEMU is killed on exit."""
     machine = qemu_machine(target)
+    serial = get_target(target).qemu_serial
     elf = Path(elf)
     if not elf.is_file():
         raise ConfigError(f"firmware {elf} not found: build it with `make -C {elf.parent.parent}`")
@@ -70,7 +75,7 @@ def launch_qemu(elf, target):
         with tempfile.TemporaryFile() as log:
             port = free_tcp_port()
             proc = subprocess.Popen(
-                qemu_command(elf, machine, port, binary),
+                qemu_command(elf, machine, port, binary, serial),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )
             try:

@@ -23,9 +23,10 @@ from semanticnn.atomic_file import write_atomic
 from semanticnn.bench.commands import Board
 from semanticnn.bench.layer_table import layer_rows, print_layers, read_layers, render_layers_markdown
 from semanticnn.bench.reference import HostReference
-from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, DEFAULT_BAUD
+from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, QEMU_RESPONSE_TIMEOUT_S
 from semanticnn.bench.transport import open_transport
-from semanticnn.errors import BoardError, ConfigError, SnnError, ToolMissingError
+from semanticnn.errors import BoardError, ConfigError, ProtocolError, SnnError, ToolMissingError
+from semanticnn.firmware.targets import get_target
 from semanticnn.progress import advancer, progress_bar
 from semanticnn.provenance import provenance
 from semanticnn.output_paths import check_output_file
@@ -45,6 +46,8 @@ __all__ = [
     "render_markdown",
     "print_report",
     "select_board",
+    "port_bauds",
+    "open_port_board",
     "run_bench",
 ]
 
@@ -210,15 +213,15 @@ def _describe_mismatch(index, packets, expected, output, result):
     return f"sample {index}: differs"
 
 
-def latency_stats(values, unit):
-    """Median, p90, p99 (nearest rank), min and max of latencies."""
+def latency_stats(values, unit, core_clock_hz=None):
+    """Median, p90, p99 (nearest rank), min and max of latencies; in cycles, also in µs at ``core_clock_hz``."""
     ordered = sorted(values)
 
     def rank(p):
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
     median = float(np.median(ordered))
-    return {
+    stats = {
         "unit": unit,
         "median": int(median) if median.is_integer() else median,
         "p90": rank(90),
@@ -226,6 +229,9 @@ def latency_stats(values, unit):
         "min": ordered[0],
         "max": ordered[-1],
     }
+    if unit == "cycles" and core_clock_hz:
+        stats["us"] = {k: round(stats[k] * 1e6 / core_clock_hz, 3) for k in ("median", "p90", "p99", "min", "max")}
+    return stats
 
 
 def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
@@ -236,7 +242,9 @@ def summarize(manifest, info, results, flash_bytes, ram_static_bytes):
         "runtime": manifest.get("runtime", "codegen"),
         "samples": len(results),
         "bit_exact": sum(r.bit_exact for r in results),
-        "latency": latency_stats([r.latency for r in results], info.latency_unit_name),
+        "latency": latency_stats([r.latency for r in results], info.latency_unit_name, info.core_clock_hz),
+        "clock": {"core_clock_hz": info.core_clock_hz, "source": info.clock_source_name,
+                  "caches": info.cache_names, "baud": info.baud},
         "memory": {
             "flash_bytes": flash_bytes,
             "ram_static_bytes": ram_static_bytes,
@@ -267,6 +275,7 @@ def _rows(report):
         (f"latency median ({unit})", f"{lat['median']:,}"),
         (f"latency p99 ({unit})", f"{lat['p99']:,}"),
         (f"latency min / max ({unit})", f"{lat['min']:,} / {lat['max']:,}"),
+        *_clock_rows(report),
         ("flash (bytes)", f"{mem['flash_bytes']:,}"),
         ("static RAM (bytes)", f"{mem['ram_static_bytes']:,}"),
         ("stack peak (bytes)", f"{mem['stack_peak_bytes']:,}"),
@@ -276,6 +285,19 @@ def _rows(report):
         ("packets per inference", str(report["packets_per_inference"])),
         ("compression vs float32 split", f"{report['compression_vs_float32']:.1f}x"),
     ]
+
+
+def _clock_rows(report):
+    """Latency in µs (cycle counts only) and how the board is clocked."""
+    lat, clock = report["latency"], report.get("clock")
+    rows = []
+    if "us" in lat:
+        rows.append(("latency median (µs)", f"{lat['us']['median']:,.1f}"))
+    if clock:
+        caches = "+".join(clock["caches"]) or "none"
+        rows.append(("core clock", f"{clock['core_clock_hz'] / 1e6:g} MHz ({clock['source']}), caches {caches}"))
+        rows.append(("link (baud)", f"{clock['baud']:,}"))
+    return rows
 
 
 def render_markdown(report):
@@ -318,8 +340,11 @@ def select_board(qemu_dir, port, project_dir):
 
 
 def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, markdown_out=None,
-              baud=DEFAULT_BAUD, console=None, strict=True, data=None):
+              baud=None, console=None, strict=True, data=None):
     """Bench the exported project ``project_dir`` on QEMU (default) or the board on ``port``.
+
+    On a port, ``baud`` defaults to the export's target: its link rate, then the rate it falls
+    back to on the HSI (:func:`port_bauds`).
 
     Returns the report dict; writes it to ``json_out`` / ``markdown_out`` when given. With
     ``strict``, a sample that is not bit-exact raises :class:`BoardError` after writing.
@@ -373,13 +398,36 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
     return report
 
 
+def port_bauds(target, baud=None):
+    """Rates to try on the port of a ``target`` board: ``baud`` if given, else the link rate, then the fallback's."""
+    if baud is not None:
+        return [baud]
+    t = get_target(target)
+    return list(dict.fromkeys([t.link_baud, t.fallback_baud]))
+
+
+def open_port_board(port, target, baud=None):
+    """A :class:`Board` on ``port`` that answered INFO, at the first of :func:`port_bauds` that works."""
+    last_error = None
+    for rate in port_bauds(target, baud):
+        board = Board(open_transport(port, rate), baud=rate)
+        try:
+            board.info()
+        except (BoardError, ProtocolError) as exc:
+            board.close()
+            last_error = exc
+            continue
+        return board
+    raise last_error
+
+
 @contextlib.contextmanager
 def _open_board(elf, target, port, baud):
     if port is not None:
-        with Board(open_transport(port, baud), baud=baud) as board:
+        with open_port_board(port, target, baud) as board:
             yield board
         return
     from semanticnn.bench.qemu import launch_qemu
 
     with launch_qemu(elf, target) as transport:
-        yield Board(transport)
+        yield Board(transport, timeout=QEMU_RESPONSE_TIMEOUT_S)

@@ -9,6 +9,7 @@ __all__ = [
     "READ_CHUNK_BYTES",
     "RESPONSE_TIMEOUT_S",
     "INFER_TIMEOUT_S",
+    "QEMU_RESPONSE_TIMEOUT_S",
     "WIRE_TIME_MARGIN",
     "COMMAND_ATTEMPTS",
     "QEMU_CONNECT_TIMEOUT_S",
@@ -31,6 +32,9 @@ RESPONSE_TIMEOUT_S = 1.0
 
 INFER_TIMEOUT_S = 60.0
 """Wait for the INFER response: the whole graph runs first, slowly under QEMU ``-icount``."""
+
+QEMU_RESPONSE_TIMEOUT_S = 10.0
+"""RESPONSE_TIMEOUT_S under QEMU: the emulator shares the host's cores, and a loaded host stalls it for seconds."""
 
 WIRE_TIME_MARGIN = 3.0
 """Response timeouts add this many times the request's and response's wire time."""

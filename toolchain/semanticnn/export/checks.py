@@ -7,7 +7,7 @@
 3. ``check_float_closeness``: the dequantized int8 output stays close to the float
    PyTorch encoder: ``nrmse = rms(int8 - float) / rms(float) <= MAX_NRMSE`` and the
    SQ symbols agree on at least ``MIN_SYMBOL_AGREEMENT`` of positions.
-4. ``check_fits``: weights, arena and buffers fit the target's flash and RAM.
+4. ``check_fits``: weights, arena and buffers fit the target's memory regions (targets.toml).
 """
 
 import contextlib
@@ -138,12 +138,20 @@ def check_float_closeness(dequantized, reference_float, symbols_int, symbols_flo
     return result
 
 
-def check_fits(target, flash_bytes, ram_bytes) -> dict:
-    """Estimated flash and RAM against the target's limits."""
-    if flash_bytes > target.flash_bytes or ram_bytes > target.ram_bytes:
-        raise ExportError(
-            f"model does not fit {target.name}: needs {flash_bytes} B flash of {target.flash_bytes} "
-            f"and {ram_bytes} B RAM of {target.ram_bytes}: use fewer channels or a larger target"
-        )
-    return {"flash_estimate_bytes": flash_bytes, "ram_estimate_bytes": ram_bytes,
-            "flash_limit_bytes": target.flash_bytes, "ram_limit_bytes": target.ram_bytes}
+def check_fits(target, flash_bytes, fast_bytes, data_bytes) -> dict:
+    """Estimated sizes against the target's memory regions (targets.toml, as link.ld has them).
+
+    ``fast_bytes`` (stack, input, activations) go to the fast region, DTCM where there is one;
+    ``data_bytes`` (the rest of .data/.bss) to the data region, or the same one.
+    """
+    regions = target.regions
+    need = {"FLASH": flash_bytes, target.fast_region: fast_bytes}
+    need[target.ram_region] = need.get(target.ram_region, 0) + data_bytes
+    for name, n in need.items():
+        if n > regions[name].length:
+            raise ExportError(
+                f"model does not fit {target.name}: needs {n} B of {name}, which has {regions[name].length} B: "
+                "use fewer channels or a larger target"
+            )
+    return {"flash_estimate_bytes": flash_bytes, "ram_estimate_bytes": fast_bytes + data_bytes,
+            "regions": {name: {"estimate_bytes": n, "limit_bytes": regions[name].length} for name, n in need.items()}}

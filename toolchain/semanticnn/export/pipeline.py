@@ -109,7 +109,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     report["fits_target"] = checks.check_fits(
         target,
         flash_bytes=plan.const_bytes + RUNTIME_FLASH_BYTES,
-        ram_bytes=activation_bytes + tin.nbytes + STACK_BYTES + payload_bytes + mtu * 2,
+        fast_bytes=activation_bytes + tin.nbytes + STACK_BYTES,
+        data_bytes=payload_bytes + mtu * 2,
     )
     manifest = {
         "target": target.name,

@@ -5,14 +5,21 @@ model files and writes the whole tree at once.
 """
 
 from semanticnn.channel.packets import packet_count
+from semanticnn.firmware.clocks import header_defines
 from semanticnn.firmware.render import TEMPLATES_DIR, render_template
 
-__all__ = ["STACK_BYTES", "LATENCY_UNITS", "render_project", "config_context", "make_context"]
+__all__ = [
+    "STACK_BYTES", "LATENCY_UNITS", "render_project", "config_context", "make_context", "board_context",
+    "link_context",
+]
 
 STACK_BYTES = 8192
 RAW_MAPPING = "raw"  # export.json sq.mapping of a .tflite export: the int8 output bytes are the payload
-LATENCY_UNITS = {"instructions": 0, "cycles": 1}
+LATENCY_UNITS = {"instructions": "SNN_UNIT_INSTRUCTIONS", "cycles": "SNN_UNIT_CYCLES"}
 QEMU_PORT = 5555
+COMMON_BOARD = "boards/common"   # every target: startup, sections, Cortex-M timer and caches
+STM32_BOARD = "boards/stm32"     # targets with a [clock] table: STM32 GPIO, USART, F4/F7 clock tree
+STATIC_SUFFIXES = (".c", ".h", ".ld")
 
 
 def config_context(target, manifest) -> dict:
@@ -20,8 +27,6 @@ def config_context(target, manifest) -> dict:
     sq = manifest["sq"]
     return {
         "target": target.name,
-        "latency_unit": LATENCY_UNITS[target.latency_unit],
-        "core_clock_hz": target.core_clock_hz,
         "output_zero_point": manifest["output"]["zero_point"],
         "output_channels": manifest["output"]["shape"][-1],
         "n_symbols": manifest["n_symbols"],
@@ -48,20 +53,60 @@ def make_context(target) -> dict:
         "target": target.name,
         "cpu_flags": target.cpu_flags,
         "stack_bytes": STACK_BYTES,
-        "qemu": {"machine": target.qemu_machine, "port": QEMU_PORT} if target.emulated else None,
+        "qemu": {"machine": target.qemu_machine, "port": QEMU_PORT, "serial": target.qemu_serial}
+        if target.emulated else None,
         "flash": flash,
     }
 
 
+def _c_value(name, value):
+    """Register values in hex, the rest in decimal."""
+    return f"0x{value:08X}u" if "_RCC_" in name or name.endswith("FLASH_ACR") else f"{value}u"
+
+
+def board_context(target) -> dict:
+    """Context of board_target.h.j2: clock tree and SysTick scale of ``target``."""
+    tree = target.clock_tree
+    per_tick = target.qemu_instructions_per_tick
+    return {
+        "target": target.name,
+        "board": target.board,
+        "core_clock_hz": target.core_clock_hz,
+        "baud": target.link_baud,
+        # Without a DWT, SysTick on the processor clock: instructions under QEMU, else core cycles.
+        "systick_num": per_tick.numerator if per_tick else 1,
+        "systick_den": per_tick.denominator if per_tick else 1,
+        "systick_unit": LATENCY_UNITS["instructions" if per_tick else "cycles"],
+        "defines": [(name, _c_value(name, v), note) for name, v, note in header_defines(tree)] if tree else [],
+    }
+
+
+def link_context(target) -> dict:
+    """Context of link.ld.j2: the target's memory regions."""
+    regions = [
+        {"name": name, "attrs": "rx" if name == "FLASH" else "rwx", "origin": f"0x{r.origin:08X}",
+         "length": f"0x{r.length:X}"}
+        for name, r in target.regions.items()
+    ]
+    return {"target": target.name, "regions": regions, "fast_region": target.fast_region,
+            "ram_region": target.ram_region}
+
+
 def _static_files(folder, dest):
-    return {f"{dest}/{p.name}": p.read_text() for p in sorted((TEMPLATES_DIR / folder).iterdir()) if p.is_file()}
+    paths = sorted((TEMPLATES_DIR / folder).iterdir())
+    return {f"{dest}/{p.name}": p.read_text() for p in paths if p.is_file() and p.suffix in STATIC_SUFFIXES}
 
 
 def render_project(target, manifest) -> dict:
     """Every file of the project except the model itself."""
     files = {}
     files.update(_static_files("src", "src"))
+    files.update(_static_files(COMMON_BOARD, "board"))
+    if target.clock is not None:
+        files.update(_static_files(STM32_BOARD, "board"))
     files.update(_static_files(f"boards/{target.board}", "board"))
+    files["board/board_target.h"] = render_template(f"{COMMON_BOARD}/board_target.h.j2", board_context(target))
+    files["board/link.ld"] = render_template(f"{COMMON_BOARD}/link.ld.j2", link_context(target))
     files["model/snn_config.h"] = render_template("snn_config.h.j2", config_context(target, manifest))
     files["Makefile"] = render_template("Makefile.j2", make_context(target))
     return files

@@ -16,8 +16,6 @@
 #error Regenerate this file: snn_config.h was made by another generator version
 #endif
 
-_Static_assert(SNN_CORE_CLOCK_HZ == BOARD_CORE_CLOCK_HZ, "snn_config.h and board disagree on the core clock");
-_Static_assert(SNN_LATENCY_UNIT == BOARD_LATENCY_UNIT, "snn_config.h and board disagree on the latency unit");
 _Static_assert(SNN_N_SYMBOLS == SNN_OUTPUT_BYTES, "one symbol per element of the int8 output tensor");
 _Static_assert(SNN_MTU + 1u <= SNN_MAX_PAYLOAD, "a PACKET response must fit one frame");
 
@@ -111,8 +109,8 @@ static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
         return RESULT(SNN_STATUS_BAD_ARG, 0);
     }
     *p++ = SNN_PROTO_VERSION;
-    *p++ = SNN_LATENCY_UNIT;
-    p = put_u32(p, SNN_CORE_CLOCK_HZ);
+    *p++ = board_status.latency_unit;
+    p = put_u32(p, board_status.core_clock_hz);
     p = put_u32(p, SNN_INPUT_BYTES);
     p = put_u32(p, SNN_OUTPUT_BYTES);
     p = put_u32(p, SNN_N_SYMBOLS);
@@ -122,6 +120,9 @@ static uint32_t cmd_info(const uint8_t *req, uint32_t n, uint8_t *res)
     p = put_u32(p, SNN_ACTIVATION_BYTES);
     p = put_u32(p, (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_bottom__));
     p = put_u32(p, SNN_MODEL_CRC);
+    p = put_u32(p, board_status.baud);
+    *p++ = board_status.clock_source;
+    *p++ = board_status.caches;
     memcpy(p, target, sizeof target - 1u);
     p += sizeof target - 1u;
     return RESULT(SNN_STATUS_OK, (uint32_t)(p - res));

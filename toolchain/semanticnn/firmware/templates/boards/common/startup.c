@@ -1,9 +1,11 @@
-/* Startup for QEMU mps2-an500: vector table, .data copy, .bss zero, FPU on. */
+/* Cortex-M startup shared by every board: vector table (the 16 system
+ * exceptions), .data copy, .bss and activation zeroing, FPU on. */
 #include <stdint.h>
 
 extern uint32_t __stack_top__[];
 extern uint32_t __data_load__[], __data_start__[], __data_end__[];
 extern uint32_t __bss_start__[], __bss_end__[];
+extern uint32_t __activations_start__[], __activations_end__[];
 
 int main(void);
 void Reset_Handler(void);
@@ -45,6 +47,13 @@ void (*const vector_table[16])(void) = {
     SysTick_Handler,
 };
 
+static void zero_words(uint32_t *dst, const uint32_t *end)
+{
+    while (dst < end) {
+        *dst++ = 0;
+    }
+}
+
 void Reset_Handler(void)
 {
     uint32_t *src = __data_load__;
@@ -52,9 +61,8 @@ void Reset_Handler(void)
     for (uint32_t *dst = __data_start__; dst < __data_end__; dst++) {
         *dst = *src++;
     }
-    for (uint32_t *dst = __bss_start__; dst < __bss_end__; dst++) {
-        *dst = 0;
-    }
+    zero_words(__bss_start__, __bss_end__);
+    zero_words(__activations_start__, __activations_end__);
     SCB_CPACR |= 0xFu << 20;  /* CP10, CP11 full access */
     __asm volatile("dsb\n\tisb" ::: "memory");
     main();
