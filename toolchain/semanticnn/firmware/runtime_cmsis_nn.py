@@ -167,7 +167,7 @@ def scratch_bytes(plan) -> int:
 
 
 def _tensor_expr(plan, index):
-    return "snn_input" if index == plan.input_tensor.index else f"arena + {plan.offsets[index]}"
+    return "snn_input" if index == plan.input_tensor.index else f"snn_arena + {plan.offsets[index]}"
 
 
 def _layer_context(plan, layer):
@@ -186,6 +186,7 @@ def _layer_context(plan, layer):
                         for t in tensors if t in plan.offsets],
         cmsis=None, fields=None, args=args,
     )
+    context["elided"] = layer.kind == "copy" and args[0] == args[-1]  # a copy the memory plan made in place
     if mapped is None:
         context["fields"] = [(k, int(v)) for k, v in layer.params.items()] + [(n, f"{cname}_{n}") for n in names]
     else:
