@@ -31,8 +31,8 @@ void board_init(void);
 void board_uart_write_byte(uint8_t byte);
 uint8_t board_uart_read_byte(void);
 
-/* Latency timer: start, then stop returns the elapsed time in the board's
- * unit (BOARD_LATENCY_UNIT), saturated at 0xFFFFFFFF. Stop only reads the
+/* Latency timer: start, then stop returns the elapsed time in
+ * board_status.latency_unit, saturated at 0xFFFFFFFF. Stop only reads the
  * timer: model.c calls it after every layer for the per-layer table. */
 void board_timer_start(void);
 uint32_t board_timer_stop(void);

@@ -21,20 +21,14 @@
 #define RCC_PLLCKSELR    REG32(RCC_BASE + 0x28u)
 #define RCC_PLLCFGR      REG32(RCC_BASE + 0x2Cu)
 #define RCC_PLL1DIVR     REG32(RCC_BASE + 0x30u)
-#define RCC_AHB4ENR      REG32(RCC_BASE + 0xE0u)
-#define RCC_APB1LENR     REG32(RCC_BASE + 0xE8u)
 #define RCC_APB4ENR      REG32(RCC_BASE + 0xF4u)
 #define RCC_CR_HSEON     (1u << 16)
-#define RCC_CR_HSERDY    (1u << 17)
-#define RCC_CR_HSEBYP    (1u << 18)
 #define RCC_CR_PLL1ON    (1u << 24)
 #define RCC_CR_PLL1RDY   (1u << 25)
 #define RCC_CFGR_SW      (7u << 0)
 #define RCC_CFGR_SW_PLL1 (3u << 0)
 #define RCC_CFGR_SWS     (7u << 3)
 #define RCC_CFGR_SWS_PLL1 (3u << 3)
-#define RCC_AHB4ENR_GPIODEN   (1u << 3)
-#define RCC_APB1LENR_USART3EN (1u << 18)
 #define RCC_APB4ENR_SYSCFGEN  (1u << 1)
 
 #define PWR_CSR1         REG32(0x58024804u)
@@ -50,9 +44,13 @@
 #define FLASH_ACR        REG32(0x52002000u)
 #define FLASH_ACR_MASK   0x3Fu              /* LATENCY, WRHIGHFREQ */
 
-#define GPIOD_BASE       0x58020C00u
-#define GPIO_AF7_USART3  7u
-#define USART3_BASE      0x40004800u
+const stm32_board_t stm32_board = {
+    /* RCC_AHB4ENR.GPIODEN, RCC_APB1LENR.USART3EN */
+    .clock_enables = {{RCC_BASE + 0xE0u, 1u << 3}, {RCC_BASE + 0xE8u, 1u << 18}},
+    .tx = {0x58020C00u, 8u, 7u}, .rx = {0x58020C00u, 9u, 7u},  /* PD8, PD9, AF7 */
+    .usart = STM32_USART_V2(0x40004800u),                      /* USART3 */
+    .m7_caches = 1u,
+};
 
 /* LDO supply, VOS1, then VOS0 when the tree asks for it. */
 static int power_up(void)
@@ -78,24 +76,19 @@ static uint8_t fallback(void)
 {
     RCC_CFGR &= ~RCC_CFGR_SW;
     cm_wait(&RCC_CFGR, RCC_CFGR_SWS, 0u, BOARD_READY_SPINS);
+    RCC_CR &= ~(RCC_CR_PLL1ON | RCC_CR_HSEON);  /* HSEBYP may stay: it does nothing with the HSE off */
     RCC_D1CFGR = 0;                     /* all prescalers /1: the fallback BRR assumes PCLK1 = HSI */
     RCC_D2CFGR = 0;
     RCC_D3CFGR = 0;
-    RCC_CR &= ~(RCC_CR_PLL1ON | RCC_CR_HSEON);
-    RCC_CR &= ~RCC_CR_HSEBYP;
     return SNN_CLOCK_HSI_FALLBACK;
 }
 
-static uint8_t clock_start(void)
+uint8_t stm32_board_clock_start(void)
 {
     if (!power_up()) {
         return fallback();
     }
-    if (BOARD_HSE_BYPASS) {
-        RCC_CR |= RCC_CR_HSEBYP;        /* before HSEON */
-    }
-    RCC_CR |= RCC_CR_HSEON;
-    if (!cm_wait(&RCC_CR, RCC_CR_HSERDY, RCC_CR_HSERDY, BOARD_READY_SPINS)) {
+    if (!stm32_hse_start(&RCC_CR)) {
         return fallback();
     }
     RCC_PLLCKSELR = BOARD_RCC_PLLCKSELR;
@@ -117,28 +110,4 @@ static uint8_t clock_start(void)
         return fallback();
     }
     return SNN_CLOCK_PLL;
-}
-
-void board_init(void)
-{
-    uint8_t source = clock_start();
-    uint8_t caches = cm7_caches_enable();
-
-    RCC_AHB4ENR |= RCC_AHB4ENR_GPIODEN;
-    RCC_APB1LENR |= RCC_APB1LENR_USART3EN;
-    (void)RCC_APB1LENR;                 /* read back: the clock enable has taken effect */
-    stm32_gpio_af(GPIOD_BASE, 8u, GPIO_AF7_USART3);   /* TX */
-    stm32_gpio_af(GPIOD_BASE, 9u, GPIO_AF7_USART3);   /* RX */
-    stm32_usart_v2_init(USART3_BASE, STM32_UART_BRR(source));
-    stm32_status_init(source, caches);
-}
-
-void board_uart_write_byte(uint8_t byte)
-{
-    stm32_usart_v2_write(USART3_BASE, byte);
-}
-
-uint8_t board_uart_read_byte(void)
-{
-    return stm32_usart_v2_read(USART3_BASE);
 }

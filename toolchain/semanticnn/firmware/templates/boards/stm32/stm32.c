@@ -1,4 +1,5 @@
-/* STM32 drivers shared by the boards (no vendor HAL). */
+/* STM32 board support (no vendor HAL): board_init and the UART for every
+ * STM32 target, from the board's stm32_board table. */
 #include "board.h"
 #include "cortex_m.h"
 #include "stm32.h"
@@ -12,107 +13,78 @@
 #define GPIO_PULL_UP    1u
 #define GPIO_SPEED_HIGH 2u
 
-/* USART v1 (F4). */
-#define V1_SR(b)        REG32((b) + 0x00u)
-#define V1_DR(b)        REG32((b) + 0x04u)
-#define V1_BRR(b)       REG32((b) + 0x08u)
-#define V1_CR1(b)       REG32((b) + 0x0Cu)
-#define V1_CR2(b)       REG32((b) + 0x10u)
-#define V1_CR3(b)       REG32((b) + 0x14u)
-#define V1_SR_ORE       (1u << 3)
-#define V1_SR_RXNE      (1u << 5)
-#define V1_SR_TXE       (1u << 7)
-#define V1_CR1_RE       (1u << 2)
-#define V1_CR1_TE       (1u << 3)
-#define V1_CR1_UE       (1u << 13)
+#define USART_REG(u, off)  REG32((u)->base + (off))
+#define USART_ERRORS       ((1u << 1) | (1u << 2) | (1u << 3))  /* FE, NF, ORE */
+#define USART_RXNE         (1u << 5)
+#define USART_TXE          (1u << 7)
 
-/* USART v2 (F7, H7). */
-#define V2_CR1(b)       REG32((b) + 0x00u)
-#define V2_CR2(b)       REG32((b) + 0x04u)
-#define V2_CR3(b)       REG32((b) + 0x08u)
-#define V2_BRR(b)       REG32((b) + 0x0Cu)
-#define V2_ISR(b)       REG32((b) + 0x1Cu)
-#define V2_ICR(b)       REG32((b) + 0x20u)
-#define V2_RDR(b)       REG32((b) + 0x24u)
-#define V2_TDR(b)       REG32((b) + 0x28u)
-#define V2_CR1_UE       (1u << 0)
-#define V2_CR1_RE       (1u << 2)
-#define V2_CR1_TE       (1u << 3)
-#define V2_ISR_ERRORS   ((1u << 1) | (1u << 2) | (1u << 3))  /* FE, NF, ORE (same bits in ICR) */
-#define V2_ISR_RXNE     (1u << 5)
-#define V2_ISR_TXE      (1u << 7)
-
-void stm32_gpio_af(uint32_t base, uint32_t pin, uint32_t af)
+/* Put a pin on its alternate function, pulled up, high speed. */
+static void pin_af(const stm32_pin_t *p)
 {
-    uint32_t shift2 = 2u * pin, shift4 = 4u * (pin % 8u);
+    uint32_t shift2 = 2u * p->pin, shift4 = 4u * (p->pin % 8u);
 
-    GPIO_MODER(base) = (GPIO_MODER(base) & ~(3u << shift2)) | (GPIO_MODE_AF << shift2);
-    GPIO_OSPEEDR(base) = (GPIO_OSPEEDR(base) & ~(3u << shift2)) | (GPIO_SPEED_HIGH << shift2);
-    GPIO_PUPDR(base) = (GPIO_PUPDR(base) & ~(3u << shift2)) | (GPIO_PULL_UP << shift2);
-    GPIO_AFR(base, pin / 8u) = (GPIO_AFR(base, pin / 8u) & ~(0xFu << shift4)) | (af << shift4);
+    GPIO_MODER(p->port) = (GPIO_MODER(p->port) & ~(3u << shift2)) | (GPIO_MODE_AF << shift2);
+    GPIO_OSPEEDR(p->port) = (GPIO_OSPEEDR(p->port) & ~(3u << shift2)) | (GPIO_SPEED_HIGH << shift2);
+    GPIO_PUPDR(p->port) = (GPIO_PUPDR(p->port) & ~(3u << shift2)) | (GPIO_PULL_UP << shift2);
+    GPIO_AFR(p->port, p->pin / 8u) = (GPIO_AFR(p->port, p->pin / 8u) & ~(0xFu << shift4)) | (p->af << shift4);
 }
 
-void stm32_usart_v1_init(uint32_t base, uint32_t brr)
+static void usart_start(const stm32_usart_t *u, uint32_t brr)
 {
-    V1_CR1(base) = 0;
-    V1_CR2(base) = 0;
-    V1_CR3(base) = 0;
-    V1_BRR(base) = brr;
-    V1_CR1(base) = V1_CR1_UE | V1_CR1_TE | V1_CR1_RE;
+    USART_REG(u, u->cr1) = 0;
+    USART_REG(u, u->brr) = brr;  /* 8N1, oversampling 16: CR2, CR3 stay at reset */
+    USART_REG(u, u->cr1) = u->enable;
 }
 
-void stm32_usart_v1_write(uint32_t base, uint8_t byte)
+int stm32_hse_start(volatile uint32_t *rcc_cr)
 {
-    while (!(V1_SR(base) & V1_SR_TXE)) {
+    if (BOARD_HSE_BYPASS) {
+        *rcc_cr |= 1u << 18;            /* HSEBYP, before HSEON */
     }
-    V1_DR(base) = byte;
+    *rcc_cr |= 1u << 16;                /* HSEON */
+    return cm_wait(rcc_cr, 1u << 17, 1u << 17, BOARD_READY_SPINS);  /* HSERDY */
 }
 
-uint8_t stm32_usart_v1_read(uint32_t base)
+void board_init(void)
 {
-    /* Reading DR after SR clears RXNE and an overrun; the CRC catches a lost byte. */
-    while (!(V1_SR(base) & (V1_SR_RXNE | V1_SR_ORE))) {
-    }
-    return (uint8_t)V1_DR(base);
-}
-
-void stm32_usart_v2_init(uint32_t base, uint32_t brr)
-{
-    V2_CR1(base) = 0;
-    V2_CR2(base) = 0;
-    V2_CR3(base) = 0;
-    V2_BRR(base) = brr;
-    V2_CR1(base) = V2_CR1_UE | V2_CR1_RE | V2_CR1_TE;
-}
-
-void stm32_usart_v2_write(uint32_t base, uint8_t byte)
-{
-    while (!(V2_ISR(base) & V2_ISR_TXE)) {
-    }
-    V2_TDR(base) = byte;
-}
-
-uint8_t stm32_usart_v2_read(uint32_t base)
-{
-    for (;;) {
-        uint32_t isr = V2_ISR(base);
-
-        if (isr & V2_ISR_ERRORS) {
-            V2_ICR(base) = V2_ISR_ERRORS;  /* overrun/noise/framing: the CRC catches the loss */
-        }
-        if (isr & V2_ISR_RXNE) {
-            return (uint8_t)V2_RDR(base);
-        }
-    }
-}
-
-void stm32_status_init(uint8_t source, uint8_t caches)
-{
+    uint8_t source = stm32_board_clock_start();
     int pll = source == SNN_CLOCK_PLL;
 
+    board_status.caches = stm32_board.m7_caches ? cm7_caches_enable() : 0u;
+    for (uint32_t i = 0; i < 3u && stm32_board.clock_enables[i][0] != 0u; i++) {
+        REG32(stm32_board.clock_enables[i][0]) |= stm32_board.clock_enables[i][1];
+        (void)REG32(stm32_board.clock_enables[i][0]);  /* read back: the enable has taken effect */
+    }
+    pin_af(&stm32_board.tx);
+    pin_af(&stm32_board.rx);
+    usart_start(&stm32_board.usart, pll ? BOARD_UART_BRR : BOARD_FALLBACK_UART_BRR);
     board_status.core_clock_hz = pll ? BOARD_CORE_CLOCK_HZ : BOARD_HSI_HZ;
     board_status.baud = pll ? BOARD_UART_BAUD : BOARD_FALLBACK_UART_BAUD;
     board_status.clock_source = source;
-    board_status.caches = caches;
     board_status.latency_unit = cm_timer_init();
+}
+
+void board_uart_write_byte(uint8_t byte)
+{
+    const stm32_usart_t *u = &stm32_board.usart;
+
+    while (!(USART_REG(u, u->status) & USART_TXE)) {
+    }
+    USART_REG(u, u->tx) = byte;
+}
+
+uint8_t board_uart_read_byte(void)
+{
+    const stm32_usart_t *u = &stm32_board.usart;
+
+    for (;;) {
+        uint32_t status = USART_REG(u, u->status);
+
+        if ((status & USART_ERRORS) && u->icr != 0u) {
+            USART_REG(u, u->icr) = USART_ERRORS;  /* v2; v1 clears them by reading DR */
+        }
+        if (status & USART_RXNE) {
+            return (uint8_t)USART_REG(u, u->rx);  /* an overrun lost a byte: the CRC catches it */
+        }
+    }
 }

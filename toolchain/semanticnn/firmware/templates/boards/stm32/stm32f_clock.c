@@ -13,8 +13,6 @@
 #define RCC_CFGR        REG32(RCC_BASE + 0x08u)
 #define RCC_APB1ENR     REG32(RCC_BASE + 0x40u)
 #define RCC_CR_HSEON    (1u << 16)
-#define RCC_CR_HSERDY   (1u << 17)
-#define RCC_CR_HSEBYP   (1u << 18)
 #define RCC_CR_PLLON    (1u << 24)
 #define RCC_CR_PLLRDY   (1u << 25)
 #define RCC_CFGR_SW     (3u << 0)
@@ -41,8 +39,7 @@ static uint8_t fallback(void)
     RCC_CFGR &= ~RCC_CFGR_SW;
     cm_wait(&RCC_CFGR, RCC_CFGR_SWS, 0u, BOARD_READY_SPINS);
     RCC_CFGR &= ~RCC_CFGR_PRESC;        /* buses at the HSI too, as the fallback BRR assumes */
-    RCC_CR &= ~(RCC_CR_PLLON | RCC_CR_HSEON);
-    RCC_CR &= ~RCC_CR_HSEBYP;
+    RCC_CR &= ~(RCC_CR_PLLON | RCC_CR_HSEON);  /* HSEBYP may stay: it does nothing with the HSE off */
     PWR_CR &= ~(PWR_CR_ODEN | PWR_CR_ODSWEN);
     return SNN_CLOCK_HSI_FALLBACK;
 }
@@ -62,11 +59,7 @@ uint8_t stm32f_clock_start(void)
     RCC_APB1ENR |= RCC_APB1ENR_PWREN;
     (void)RCC_APB1ENR;                  /* read back: the clock enable has taken effect */
     PWR_CR |= PWR_CR_VOS;
-    if (BOARD_HSE_BYPASS) {
-        RCC_CR |= RCC_CR_HSEBYP;        /* before HSEON */
-    }
-    RCC_CR |= RCC_CR_HSEON;
-    if (!cm_wait(&RCC_CR, RCC_CR_HSERDY, RCC_CR_HSERDY, BOARD_READY_SPINS)) {
+    if (!stm32_hse_start(&RCC_CR)) {
         return fallback();
     }
     RCC_PLLCFGR = BOARD_RCC_PLLCFGR;
