@@ -135,10 +135,19 @@ def test_missing_compiler_is_one_line(tmp_path):
 @pytest.mark.skipif(
     any(shutil.which(t) for t in ("st-flash", "openocd", "pyocd")), reason="a flasher is installed"
 )
-def test_flash_without_flasher_is_one_line(tmp_path):
-    lines = build_error(render_project(tmp_path / "p", "stm32f7"), "flash").strip().splitlines()
+@pytest.mark.parametrize("target", ["stm32f4", "stm32f7", "stm32h7"])
+def test_flash_without_flasher_is_one_line(tmp_path, target):
+    lines = build_error(render_project(tmp_path / "p", target), "flash").strip().splitlines()
     assert len(lines) == 1
     assert "no flasher found: install st-flash (stlink-tools), openocd or pyocd" in lines[0]
+
+
+@pytest.mark.parametrize("target", ["stm32f4", "stm32f7", "stm32h7"])
+def test_every_board_has_its_flash_recipes(target):
+    t = get_target(target)
+    text = render_template("Makefile.j2", make_context(t))
+    assert f"st-flash --reset write $(BUILD)/firmware.bin {t.flash_address}" in text
+    assert f"openocd -f {t.openocd_config} -c" in text and f"pyocd flash -t {t.pyocd_target} " in text
 
 
 @needs_arm_gcc

@@ -22,7 +22,8 @@ __all__ = [
 ]
 
 DEFAULT_BAUD = 115200
-"""Baud rate of the firmware's UART (docs/protocol.md: 115200 8N1)."""
+"""Baud rate of a port when neither --baud nor a target says otherwise (the STM32 targets run 921600:
+``semanticnn.bench.run.port_bauds``)."""
 
 READ_CHUNK_BYTES = 4096
 """Most bytes taken from the transport in one read."""
