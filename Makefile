@@ -5,7 +5,7 @@ DEMO_DIR := build/demo-qemu-m7
 SAMPLES ?= 20
 JOBS ?= 2
 
-.PHONY: setup test demo bench bench-qemu bench-runtimes bench-accuracy bench-board-accuracy bench-serve train flash stm32_project lint fuzz clean
+.PHONY: setup test demo bench bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve train flash stm32_project lint fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -19,7 +19,7 @@ demo: setup
 	$(SNN) bench --qemu $(DEMO_DIR) --samples $(SAMPLES) --json $(DEMO_DIR)/bench.json --markdown $(DEMO_DIR)/bench.md
 
 # Benchmarks; results go to docs/results/.
-bench: bench-qemu bench-runtimes bench-accuracy bench-board-accuracy bench-serve
+bench: bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve
 
 # The shipped model on every runtime (codegen, cmsis-nn, tflm, tflm-cmsis-nn) in one run, with ratios to
 # codegen; needs CMSIS_NN_DIR and TFLM_DIR (scripts/runtime_trees.sh, docs/firmware.md "Runtimes").
@@ -27,6 +27,11 @@ bench-runtimes: setup
 	@if [ -z "$$CMSIS_NN_DIR$$TFLM_DIR" ]; then echo "bench-runtimes skipped: set CMSIS_NN_DIR and TFLM_DIR (scripts/runtime_trees.sh)"; \
 	else $(PY) -m semanticnn.bench.compare --samples $(SAMPLES) --out build/bench-runtimes \
 	    --json docs/results/bench-runtimes.json --markdown docs/results/bench-runtimes.md; fi
+
+# The engine on a matrix of encoder shapes (convs of every kernel/stride/padding kind, depthwise, residual, ResNet and
+# MobileNetV2 stems) plus the shipped model, each bit-exact in QEMU M7: instructions, per MAC, RAM vs TFLM's arena.
+bench-engine: setup
+	$(PY) scripts/bench_engine.py --out docs/results
 
 # Latency, memory and bit-exactness of the shipped model on the emulated Cortex-M7.
 bench-qemu: setup

@@ -14,7 +14,7 @@
 #define SNN_OUTPUT_W 8
 #define SNN_OUTPUT_C 8
 #define SNN_OUTPUT_BYTES 512
-#define SNN_ACTIVATION_BYTES 16896
+#define SNN_ACTIVATION_BYTES 19568
 #define SNN_N_LAYERS 6
 
 /* Per layer, in execution order: multiply-accumulates, and the latency timer's reading
@@ -23,8 +23,15 @@
 static const uint32_t snn_layer_macs[SNN_N_LAYERS] = { 442368, 131072, 0, 4096, 0, 0 };
 extern uint32_t snn_layer_latency[SNN_N_LAYERS];
 
-/* int8 input tensor, NHWC; the host writes it before snn_model_run(). */
-extern int8_t snn_input[SNN_INPUT_BYTES];
+/* The activation arena: input, intermediate tensors and scratch, placed by the exporter's
+ * memory plan (semanticnn.export.memory_plan). Its size is the whole activation RAM. */
+extern int8_t snn_arena[SNN_ACTIVATION_BYTES];
+
+/* int8 input tensor, NHWC, in the arena; the host writes it before snn_model_run().
+ * The run reuses its bytes once the layers that read it are done: load it again
+ * before the next run (SNN_INPUT_IN_ARENA). */
+#define SNN_INPUT_IN_ARENA 1
+#define snn_input (snn_arena + 16384)
 
 /* Runs the int8 graph on snn_input; returns the int8 output tensor (NHWC). */
 const int8_t *snn_model_run(void);

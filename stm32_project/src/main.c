@@ -33,6 +33,12 @@ static uint32_t n_packets;
 static uint8_t input_written[(SNN_INPUT_BYTES + 7u) / 8u]; /* a bit per byte of the current image */
 static uint32_t input_loaded;                              /* bits set in input_written */
 static const int8_t *output;
+#if SNN_INPUT_IN_ARENA
+/* The run reuses the input's arena bytes, so an INFER consumes the upload; a repeated
+ * INFER of the same frame (a retry) gets the stored answer instead of running again. */
+static uint8_t last_infer_result[14];
+static uint16_t last_infer_frame;
+#endif
 
 /* Fill the stack below the current stack pointer with 0xA5 bytes. */
 static __attribute__((noinline)) void stack_paint(void)
@@ -160,6 +166,9 @@ static uint32_t cmd_load(const uint8_t *req, uint32_t n, uint8_t *res)
     }
     memcpy((uint8_t *)snn_input + offset, req + 4, len);
     mark_written(offset, len);
+#if SNN_INPUT_IN_ARENA
+    output = NULL;  /* the input shares arena bytes with later tensors: the last output is gone */
+#endif
     put_u32(res, input_loaded);
     return RESULT(SNN_STATUS_OK, 4);
 }
@@ -173,13 +182,22 @@ static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
     if (n != 2u) {
         return RESULT(SNN_STATUS_BAD_ARG, 0);
     }
+    frame_id = get_u16(req);
     if (input_loaded != SNN_INPUT_BYTES) {
+#if SNN_INPUT_IN_ARENA
+        if (output != NULL && frame_id == last_infer_frame) {
+            memcpy(res, last_infer_result, sizeof last_infer_result);  /* a retry: same answer */
+            return RESULT(SNN_STATUS_OK, sizeof last_infer_result);
+        }
+#endif
         return RESULT(SNN_STATUS_NOT_READY, 0);
     }
-    frame_id = get_u16(req);
 
     board_timer_start();
     output = snn_model_run();
+#if SNN_INPUT_IN_ARENA
+    mark_written(0u, 0u);  /* the run reused the input's bytes: the next INFER needs a new upload */
+#endif
 #if SNN_SQ_STAGE
     n_bytes = snn_sq_encode(output, SNN_OUTPUT_BYTES, SNN_OUTPUT_CHANNELS, SNN_OUTPUT_ZERO_POINT,
                             snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
@@ -196,6 +214,10 @@ static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
     p = put_u32(p, stack_peak());
     p = put_u16(p, (uint16_t)n_packets);
     put_u32(p, n_bytes);
+#if SNN_INPUT_IN_ARENA
+    memcpy(last_infer_result, res, sizeof last_infer_result);
+    last_infer_frame = frame_id;
+#endif
     return RESULT(SNN_STATUS_OK, 14);
 }
 

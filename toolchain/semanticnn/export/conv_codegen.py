@@ -7,10 +7,11 @@ A convolution becomes im2col + a small matrix product. The exporter decides:
 - the weights as int16, each row padded to ``k_pad`` (a multiple of 4) with zeros. With
   the DSP extension and ``in_c % 4 == 0`` im2col expands 4 bytes at a time with SXTB16,
   which yields lanes (x0, x2), (x1, x3): the weights are stored in that order too.
-- the requantisation path: ``fast`` (SMMULR, no 64-bit arithmetic; the output zero point
-  rides in the rounding constant) when every channel shifts right and no accumulator can
-  reach 2^30 in magnitude, else ``exact`` (TFLite's MultiplyByQuantizedMultiplier in
-  kernels.c). Both are bit-exact.
+- the requantisation path: ``fast`` (one SMMULR on twice the accumulator: weights and bias
+  are stored doubled; the output zero point rides in the rounding constant) when every
+  channel shifts right and no accumulator can reach 2^30 in magnitude; ``fast_floor``, the
+  same without the negative-rounding fix when the clamp floor is at or above the output
+  zero point; else ``exact`` (TFLite's MultiplyByQuantizedMultiplier in kernels.c). All bit-exact.
 - the clamp: one SSAT when the activation range is all of int8.
 """
 
@@ -61,8 +62,9 @@ def _requant_rows(layer, folded):
     if bool(np.all(shifts <= -1)) and bool(np.all(shifts >= -31)) and int(bound.max()) < FAST_ACC_LIMIT:
         rounds = [(1 << int(-s - 1)) + (zp << int(-s)) for s in shifts]
         if max(abs(r) for r in rounds) < FAST_ACC_LIMIT:  # x + round stays in int32 (|x| <= |acc|)
-            rows = zip(folded, mults, -shifts, rounds, strict=True)
-            return "fast", [tuple(int(v) for v in row) for row in rows]
+            rows = zip(2 * folded, mults, -shifts, rounds, strict=True)  # doubled with the weights
+            path = "fast_floor" if p["act_min"] >= zp else "fast"
+            return path, [tuple(int(v) for v in row) for row in rows]
     return "exact", [(int(b), int(m), int(s), zp) for b, m, s in zip(folded, mults, shifts, strict=True)]
 
 
@@ -88,7 +90,7 @@ def conv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
         clamp_open=clamp[0], clamp_close=clamp[1],
         index=layer.index, c=cname, summary=summary, dsp=dsp, quad=quad, requant=requant,
         k=k, k_pad=k_padded(k), unroll=min(MAX_UNROLL, k_padded(k)),
-        weight_rows=[c_array_lines(row) for row in pack_weights(weights, quad)],
+        weight_rows=[c_array_lines(row) for row in pack_weights(weights, quad) * (1 if requant == "exact" else 2)],
         requant_rows=rows, bounds_check=not (pad_free and in_reach),
         input_zero_point=-p["input_offset"], n_pixels=p["out_h"] * p["out_w"],
         out_c_odd=p["out_c"] % 2,

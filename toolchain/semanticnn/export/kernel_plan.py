@@ -2,7 +2,7 @@
 
 Every decision is made here: per-layer shapes, offsets, Q31 multipliers and shifts,
 clamp ranges, broadcast strides, 256-entry tables for element-wise operators, and the
-static activation-memory plan. The templates only print it. The op planners live in
+static activation-memory plan (``memory_plan``). The templates only print it. The op planners live in
 ``ops_spatial`` and ``ops_elementwise``; ``SUPPORTED_OPS`` maps each TFLite builtin to one.
 """
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from semanticnn.errors import ExportError
 from semanticnn.export.layer import MAX_DIMS, Layer, shape4
+from semanticnn.export.memory_plan import ARENA_ALIGN, const_bytes, plan_memory
 from semanticnn.export.ops_elementwise import (
     TABLE_OPS,
     plan_add,
@@ -35,7 +36,6 @@ from semanticnn.export.tflite_graph import Graph
 
 __all__ = ["Layer", "KernelPlan", "plan_graph", "SUPPORTED_OPS", "ARENA_ALIGN"]
 
-ARENA_ALIGN = 16
 FLOAT_OPS = ("DEQUANTIZE", "CAST")
 FLOAT_HINT = " (DEQUANTIZE means float operators in the graph: quantize the whole model to int8)"
 
@@ -71,10 +71,12 @@ class KernelPlan:
     layers: list
     input_tensor: object
     output_tensor: object
-    offsets: dict  # tensor index -> byte offset in the arena
-    arena_bytes: int
+    offsets: dict  # tensor index (the input too) -> byte offset in the arena
+    arena_bytes: int  # the whole activation RAM: input, intermediates, scratch (memory_plan)
     const_bytes: int
     graph_tensors: list
+    scratch: dict = dataclasses.field(default_factory=dict)  # layer position -> scratch offset in the arena
+    in_place: set = dataclasses.field(default_factory=set)  # layer positions that overwrite their input
 
 
 def plan_graph(graph: Graph) -> KernelPlan:
@@ -94,44 +96,10 @@ def plan_graph(graph: Graph) -> KernelPlan:
             raise ExportError(f"tensor {t.name!r} is {np.dtype(t.dtype).name} {list(t.shape)}: "
                               f"the model needs int8 input and output of at most {MAX_DIMS} dimensions")
     layers = [SUPPORTED_OPS[op.name](graph, op) for op in graph.operators]
-    offsets, arena = _plan_memory(graph, layers)
-    const_bytes = sum(np.asarray(v).nbytes for layer in layers for _, v in layer.arrays.values())
-    return KernelPlan(layers, _as_4d(tin), _as_4d(tout), offsets, arena, const_bytes, graph.tensors)
+    memory = plan_memory(graph, layers)
+    return KernelPlan(layers, _as_4d(tin), _as_4d(tout), memory.offsets, memory.arena_bytes, const_bytes(layers),
+                      graph.tensors, memory.scratch, memory.in_place)
 
 
 def _as_4d(t):
     return dataclasses.replace(t, shape=tuple(shape4(None, t.shape)))
-
-
-def _plan_memory(graph, layers):
-    """Greedy first-fit of intermediate tensors into one arena, largest first.
-
-    A tensor lives from the layer that writes it to the last layer that reads it;
-    the output tensor lives to the end. Two tensors may share bytes only if their
-    lifetimes do not overlap.
-    """
-    last = len(layers)
-    life = {}
-    for pos, layer in enumerate(layers):
-        life[layer.output] = [pos, pos]
-        for t in layer.inputs:
-            if t in life:
-                life[t][1] = pos
-    life[graph.outputs[0]][1] = last
-    placed = []  # (offset, size, first, last)
-    offsets = {}
-    for t in sorted(life, key=lambda i: (-graph.tensors[i].nbytes, i)):
-        size = _align(graph.tensors[t].nbytes)
-        first, end = life[t]
-        offset = 0
-        for o, s, _, _ in sorted(p for p in placed if not (p[3] < first or end < p[2])):
-            if offset + size <= o:
-                break
-            offset = max(offset, o + s)
-        placed.append((offset, size, first, end))
-        offsets[t] = offset
-    return offsets, max((o + s for o, s, _, _ in placed), default=0)
-
-
-def _align(n):
-    return (n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN

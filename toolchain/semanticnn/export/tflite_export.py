@@ -72,7 +72,7 @@ def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_proj
         "fits_target": checks.check_fits(
             target,
             flash_bytes=plan.const_bytes + RUNTIME_FLASH_BYTES,
-            fast_bytes=plan.arena_bytes + tin.nbytes + STACK_BYTES,
+            fast_bytes=plan.arena_bytes + STACK_BYTES,  # the arena holds the input
             data_bytes=payload_bytes + mtu * 2,
         ),
     }

@@ -42,10 +42,10 @@ def c_array_lines(values, per_line=VALUES_PER_LINE):
     return [", ".join(str(v) for v in flat[i : i + per_line]) + "," for i in range(0, len(flat), per_line)]
 
 
-def _tensor_expr(plan, index):
-    if index == plan.input_tensor.index:
+def _tensor_expr(plan, index, input_in_arena):
+    if index == plan.input_tensor.index and not input_in_arena:
         return "snn_input"
-    return f"arena + {plan.offsets[index]}"
+    return f"snn_arena + {plan.offsets[index]}"
 
 
 def _summary(layer):
@@ -65,38 +65,55 @@ def _arena_asserts(plan, tensors):
     ]
 
 
-def model_context(plan, source: str, dsp: bool = False) -> dict:
-    """Everything model.c.j2 and model.h.j2 print, decided here; ``dsp``: the core has SMLAD."""
+def _specialised_layer(plan, pos, layer, dsp, input_in_arena):
+    """A layer emitted as its own C function (conv_codegen), its scratch in the arena."""
     from semanticnn.export.conv_codegen import conv2d_code
+
+    cname = f"layer{layer.index}"
+    code = conv2d_code(layer, cname, _summary(layer), dsp)
+    tensors = [*layer.inputs, layer.output]
+    return dict(
+        index=layer.index, op=layer.op, kind=layer.kind, code=code["code"], call=code["call"], cname=cname,
+        elided=False,
+        static_asserts=_arena_asserts(plan, tensors) + [f"{plan.scratch[pos]} + {code['scratch_bytes']} "
+                                                        "<= SNN_ACTIVATION_BYTES"],
+        args=[_tensor_expr(plan, t, input_in_arena) for t in tensors]
+        + [f"(int16_t *)(void *)(snn_arena + {plan.scratch[pos]})"],
+    )
+
+
+def _generic_layer(plan, pos, layer, input_in_arena):
+    """A layer run by its kernel in src/kernels.c with a params struct; an in-place copy runs nothing."""
+    cname = f"layer{layer.index}"
+    arrays = [
+        dict(cname=f"{cname}_{name}", ctype=ctype, length=len(np.asarray(values).reshape(-1)),
+             lines=c_array_lines(values))
+        for name, (ctype, values) in layer.arrays.items()
+    ]
+    fields = [(k, int(v)) for k, v in layer.params.items()] + [(name, f"{cname}_{name}") for name in layer.arrays]
+    tensors = [*layer.inputs, layer.output]
+    elided = layer.kind == "copy" and pos in plan.in_place
+    return dict(
+        index=layer.index, op=layer.op, kind=layer.kind, cname=cname, summary=_summary(layer),
+        arrays=[] if elided else arrays, fields=fields, static_asserts=_arena_asserts(plan, tensors), code=None,
+        elided=elided, call=f"snn_{layer.kind}_s8",
+        args=[f"&{cname}"] + [_tensor_expr(plan, t, input_in_arena) for t in tensors],
+    )
+
+
+def model_context(plan, source: str, dsp: bool = False, input_in_arena: bool = False) -> dict:
+    """Everything model.c.j2 and model.h.j2 print, decided here.
+
+    ``dsp``: the core has SMLAD; ``input_in_arena``: the input is the arena buffer the
+    memory plan gave it (snn-export's own runtime), else a separate ``snn_input`` array.
+    """
     from semanticnn.export.layer_stats import layer_macs
 
-    layers = []
-    scratch_bytes = 0
-    for layer in plan.layers:
-        cname = f"layer{layer.index}"
-        if layer.kind == "conv2d":
-            code = conv2d_code(layer, cname, _summary(layer), dsp)
-            scratch_bytes = max(scratch_bytes, code["scratch_bytes"])
-            tensors = [*layer.inputs, layer.output]
-            layers.append(dict(
-                index=layer.index, op=layer.op, kind=layer.kind, code=code["code"], call=code["call"],
-                cname=cname, static_asserts=_arena_asserts(plan, tensors),
-                args=[_tensor_expr(plan, t) for t in tensors] + ["snn_scratch"],
-            ))
-            continue
-        arrays = [
-            dict(cname=f"{cname}_{name}", ctype=ctype, length=len(np.asarray(values).reshape(-1)),
-                 lines=c_array_lines(values))
-            for name, (ctype, values) in layer.arrays.items()
-        ]
-        fields = [(k, int(v)) for k, v in layer.params.items()] + [(name, f"{cname}_{name}") for name in layer.arrays]
-        tensors = [*layer.inputs, layer.output]
-        asserts = _arena_asserts(plan, tensors)
-        layers.append(dict(
-            index=layer.index, op=layer.op, kind=layer.kind, cname=cname, summary=_summary(layer),
-            arrays=arrays, fields=fields, static_asserts=asserts, code=None, call=f"snn_{layer.kind}_s8",
-            args=[f"&{cname}"] + [_tensor_expr(plan, t) for t in tensors],
-        ))
+    layers = [
+        _specialised_layer(plan, pos, layer, dsp, input_in_arena) if layer.kind == "conv2d"
+        else _generic_layer(plan, pos, layer, input_in_arena)
+        for pos, layer in enumerate(plan.layers)
+    ]
     return dict(
         source=source,
         layers=layers,
@@ -104,17 +121,17 @@ def model_context(plan, source: str, dsp: bool = False) -> dict:
         output_shape=list(plan.output_tensor.shape),
         input_bytes=plan.input_tensor.nbytes,
         output_bytes=plan.output_tensor.nbytes,
+        input_offset=plan.offsets[plan.input_tensor.index] if input_in_arena else None,
         arena_bytes=plan.arena_bytes,
         const_bytes=plan.const_bytes,
-        scratch_halfwords=(scratch_bytes + 1) // 2,
         layer_macs=[layer_macs(layer) for layer in plan.layers],
-        output_expr=_tensor_expr(plan, plan.output_tensor.index),
+        output_expr=_tensor_expr(plan, plan.output_tensor.index, input_in_arena),
     )
 
 
 def render_model(plan, source: str, dsp: bool = False) -> dict:
     """``model/model.c`` and ``model/model.h`` for ``plan``; ``dsp``: emit SMLAD code for the core."""
-    context = model_context(plan, source, dsp)
+    context = model_context(plan, source, dsp, input_in_arena=True)
     return {
         "model/model.h": render_template("model.h.j2", context),
         "model/model.c": render_template("model.c.j2", context),
