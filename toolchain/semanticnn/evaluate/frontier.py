@@ -69,6 +69,9 @@ RUNS = {
     "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}),
     "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0}),
     "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}),
+    "no-levers": Run("ablation", "none of the issue-9 levers (the previous shipped model)",
+                     {"encoder_hidden": 0, "kd_weight": 0.0, "epochs_stage2": 4, "ber_jitter": 0.0,
+                      "erasure_max": 0.0}),
 }
 
 
