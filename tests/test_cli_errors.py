@@ -50,7 +50,7 @@ def test_export_refuses_a_missing_checkpoint(tmp_path):
 
 def test_export_refuses_an_unknown_target(tmp_path):
     run = run_cli("snn-export", ROOT / "models" / "encoder.pt", "--target", "esp32", "-o", tmp_path / "out")
-    assert_one_line_error(run, "unknown target 'esp32': choose one of qemu-m7, stm32f7")
+    assert_one_line_error(run, "unknown target 'esp32': choose one of qemu-m3, qemu-m7, stm32f4, stm32f7, stm32h7")
     assert not (tmp_path / "out").exists()
 
 
