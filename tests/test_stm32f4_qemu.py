@@ -8,12 +8,14 @@ import json
 import shutil
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
 
 from semanticnn.bench.commands import BoardInfo, LatencyUnit
-from semanticnn.bench.run import latency_stats, port_bauds
+from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest
+from semanticnn.bench.run import latency_stats, open_port_board, port_bauds
 from semanticnn.firmware.targets import get_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +65,18 @@ def test_cycles_are_also_reported_in_microseconds():
 def test_info_names_the_clock_and_caches():
     info = BoardInfo(1, 1, 216_000_000, 3072, 512, 512, 3, 192, 64, 16896, 8192, 0, 921600, 1, 3, "stm32f7")
     assert (info.clock_source_name, info.cache_names, info.latency_unit_name) == ("pll", ["I", "D"], "cycles")
+
+
+def test_port_follows_a_board_that_fell_back_to_its_hsi():
+    """A board on its HSI answers at the fallback rate only: snn-bench finds it there."""
+    rates = []
+
+    def answer_at_460800(i, wire):
+        speed = termios.tcgetattr(server._slave)[5]  # the pty's output speed, as the host set it
+        rates.append(speed)
+        return wire if speed == termios.B460800 else b""
+
+    with FakeDeviceServer(FakeFirmware(fake_manifest()), kind="pty", mangle=answer_at_460800) as server:
+        with open_port_board(server.url, "stm32f4", timeout=0.2, attempts=1) as board:
+            assert board.info().target == "fake"
+    assert rates[0] == termios.B921600 and rates[-1] == termios.B460800

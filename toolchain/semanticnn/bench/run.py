@@ -406,11 +406,14 @@ def port_bauds(target, baud=None):
     return list(dict.fromkeys([t.link_baud, t.fallback_baud]))
 
 
-def open_port_board(port, target, baud=None):
-    """A :class:`Board` on ``port`` that answered INFO, at the first of :func:`port_bauds` that works."""
+def open_port_board(port, target, baud=None, **board_options):
+    """A :class:`Board` on ``port`` that answered INFO, at the first of :func:`port_bauds` that works.
+
+    ``board_options`` go to :class:`Board` (timeouts, attempts).
+    """
     last_error = None
     for rate in port_bauds(target, baud):
-        board = Board(open_transport(port, rate), baud=rate)
+        board = Board(open_transport(port, rate), baud=rate, **board_options)
         try:
             board.info()
         except (BoardError, ProtocolError) as exc:
