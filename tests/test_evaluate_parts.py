@@ -105,3 +105,9 @@ def test_lost_symbols_match_reassembling_the_surviving_packets():
 
 def test_an_uncoded_header_survives_with_probability_1_minus_ber_to_the_56():
     assert header_intact(0.0) == 1.0 and header_intact(0.01) == 0.99 ** 56
+
+
+def test_mean_and_std_print_in_points_without_a_negative_zero():
+    from semanticnn.evaluate.report import pm
+
+    assert pm(-0.0003, 0.001) == "0.0 ± 0.1" and pm(0.7612, 0.0047) == "76.1 ± 0.5" and pm(-0.012, 0.0) == "-1.2 ± 0.0"

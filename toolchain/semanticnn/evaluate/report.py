@@ -27,8 +27,9 @@ def ber_text(ber):
 
 
 def pm(mean, std, scale=100.0):
-    """``mean ± std`` in percent (points) with one decimal."""
-    return f"{scale * mean:.1f} ± {scale * std:.1f}"
+    """``mean ± std`` in percent (points) with one decimal; a mean that rounds to zero prints ``0.0``."""
+    text = f"{scale * mean:.1f}"
+    return f"{'0.0' if text == '-0.0' else text} ± {scale * std:.1f}"
 
 
 def _sizes(row):
