@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from semanticnn.atomic_file import write_atomic
+from semanticnn.data.datasets import load_dataset
 from semanticnn.errors import ConfigError
 from semanticnn.model.backbone import build_backbone, split_channels
 from semanticnn.model.checkpoint import base_config, load_base, save_base, save_decoder, save_encoder
@@ -33,7 +34,6 @@ from semanticnn.output_paths import check_output_file
 from semanticnn.provenance import provenance
 from semanticnn.train import engine
 from semanticnn.train.config import make_config
-from semanticnn.train.datasets import load_dataset
 from semanticnn.train.distributed import DistContext
 from semanticnn.train.loops import evaluate_base, evaluate_split, freeze_
 from semanticnn.train.state import STATE_NAME, check_finite, load_state, save_state, set_rng_state

@@ -6,9 +6,7 @@ with probability 1/2; then ``x = pixel / 255`` (the only normalisation).
 
 import torch
 
-from semanticnn.data.sources import load_split
-
-__all__ = ["load_split", "to_float", "augment", "batches"]
+__all__ = ["to_float", "augment", "batches"]
 
 
 def to_float(x_uint8):
