@@ -30,16 +30,10 @@ from semanticnn.firmware.runtimes import CMSIS_NN, RUNTIMES, TFLM, find_trees, g
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_ENCODER = ROOT / "models" / "encoder.pt"
-SHIPPED_OPS = ["CONV_2D", "CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL"]
 needs_cmsis_nn = pytest.mark.skipif(not os.environ.get("CMSIS_NN_DIR"),
                                     reason="set CMSIS_NN_DIR to a checkout of ARM-software/CMSIS-NN")
 needs_tflm = pytest.mark.skipif(not os.environ.get("TFLM_DIR"),
                                 reason="set TFLM_DIR to a checkout of tensorflow/tflite-micro (docs/firmware.md)")
-
-
-def shipped_plan():
-    """The plan of the shipped model's int8 graph, from an export of it (the committed project)."""
-    return plan_graph(read_graph((ROOT / "stm32_project" / "encoder_int8.tflite").read_bytes()))
 
 
 def fake_tree(root, tree):
@@ -99,16 +93,17 @@ def test_export_without_the_tree_is_one_line_and_exit_2(tmp_path):
 
 
 def test_cmsis_nn_model_calls_cmsis_nn_where_it_can():
-    plan = shipped_plan()
-    files = runtime_cmsis_nn.render(plan, {"source": "encoder.pt"}, Path("/opt/CMSIS-NN"))
+    plan = plan_graph(read_graph(spatial_model()))
+    files = runtime_cmsis_nn.render(plan, {"source": "spatial.tflite"}, Path("/opt/CMSIS-NN"))
     body = files["model/model.c"].split("const int8_t *snn_model_run(void)")[1]
-    calls = re.findall(r"\b(arm_\w+|snn_\w+_s8)\(", body)
-    assert calls == ["arm_convolve_wrapper_s8", "arm_convolve_wrapper_s8", "arm_elementwise_mul_s8",
-                     "arm_convolve_wrapper_s8", "snn_table_s8", "arm_elementwise_mul_s8"]
-    # im2col of the 4x4x16 patch conv: two int16 columns of 256
-    assert "#define SNN_CMSIS_SCRATCH_BYTES 1024\n" in files["model/model.c"]
+    conv, dw = "arm_convolve_wrapper_s8", "arm_depthwise_conv_wrapper_s8"
+    assert re.findall(r"\b(arm_\w+|snn_\w+_s8)\(", body) == [
+        conv, conv, conv, dw, "snn_pad_s8", dw, dw, conv, "snn_avg_pool_s8", "arm_max_pool_s8", "snn_mean_s8",
+        "snn_add_s8", "snn_fully_connected_s8", "snn_fully_connected_s8"]
+    # the largest scratch: arm_depthwise_conv_s8_opt's int16 patch of the 5x5 depthwise over 12 channels
+    assert "#define SNN_CMSIS_SCRATCH_BYTES 600\n" in files["model/model.c"]
     assert "CMSIS_NN_DIR ?= /opt/CMSIS-NN\n" in files["runtime.mk"]
-    assert f"arena + {plan.offsets[plan.output_tensor.index]};\n}}" in body
+    assert f"snn_arena + {plan.offsets[plan.output_tensor.index]};\n}}" in body
 
 
 def test_only_same_shape_mul_goes_to_cmsis_nn():
@@ -127,26 +122,42 @@ def test_only_same_shape_mul_goes_to_cmsis_nn():
     assert runtime_cmsis_nn.CMSIS_CALLS["mul"].applies(mul([0, 0, 0, 1])) is False  # [1, 1, 1, 4] broadcast
 
 
-def tflm_manifest(ops=SHIPPED_OPS):
-    return {"source": "encoder.pt", "layers": ops, "tflm_arena_bytes": 21584,
-            "input": {"shape": [1, 32, 32, 3]}, "output": {"shape": [1, 8, 8, 3]}}
+SPATIAL_OPS = ["CONV_2D", "CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D",
+               "CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN", "ADD", "FULLY_CONNECTED", "FULLY_CONNECTED"]
+
+
+def tflm_manifest(ops=SPATIAL_OPS):
+    return {"source": "spatial.tflite", "layers": ops, "tflm_arena_bytes": 21584,
+            "input": {"shape": [1, 22, 21, 5]}, "output": {"shape": [1, 1, 1, 10]}}
 
 
 def test_tflm_resolver_holds_exactly_the_ops_used():
-    files = runtime_tflm.render(None, tflm_manifest(), Path("/opt/tflm"))
+    files = runtime_tflm.render(plan_graph(read_graph(spatial_model())), tflm_manifest(), Path("/opt/tflm"))
     glue = files["model/model.cc"]
-    assert "using OpResolver = tflite::MicroMutableOpResolver<3>;" in glue
-    assert re.findall(r"resolver->(Add\w+)\(\)", glue) == ["AddConv2D", "AddMul", "AddRsqrt"]
+    assert "using OpResolver = tflite::MicroMutableOpResolver<8>;" in glue
+    assert re.findall(r"resolver->(Add\w+)\(SNN_KERNEL\((\d), tflite::(\w+)\(\)\)\)", glue) == [
+        ("AddConv2D", "0", "Register_CONV_2D"), ("AddDepthwiseConv2D", "1", "Register_DEPTHWISE_CONV_2D"),
+        ("AddPad", "2", "Register_PAD"), ("AddAveragePool2D", "3", "Register_AVERAGE_POOL_2D"),
+        ("AddMaxPool2D", "4", "Register_MAX_POOL_2D"), ("AddMean", "5", "Register_MEAN"),
+        ("AddAdd", "6", "Register_ADD"), ("AddFullyConnected", "7", "Register_FULLY_CONNECTED")]
+    assert ("static const uint32_t snn_layer_macs[SNN_N_LAYERS] = "
+            "{ 18480, 220320, 29160, 8748, 0, 2700, 8100, 5184, 0, 0, 0, 0, 0, 0 };") in files["model/model.h"]
     assert "#define SNN_TFLM_ARENA_BYTES 21584\n" in files["model/model.h"]
     kernels = re.findall(r"^    tensorflow/lite/micro/kernels/(\S+)\.cc", files["runtime.mk"], re.M)
-    assert kernels == ["kernel_util", "micro_tensor_utils", "conv", "conv_common", "mul", "mul_common", "elementwise"]
+    assert kernels == ["kernel_util", "micro_tensor_utils", "conv", "conv_common", "depthwise_conv",
+                       "depthwise_conv_common", "pad", "pad_common", "pooling", "pooling_common", "reduce",
+                       "reduce_common", "add", "add_common", "fully_connected", "fully_connected_common"]
     assert "-DCMSIS_NN" not in files["runtime.mk"]
 
 
 def test_tflm_cmsis_nn_takes_tflms_cmsis_nn_kernels():
-    files = runtime_tflm.render(None, tflm_manifest(), Path("/opt/tflm"), cmsis_nn=Path("/opt/CMSIS-NN"))
+    files = runtime_tflm.render(plan_graph(read_graph(spatial_model())), tflm_manifest(), Path("/opt/tflm"),
+                                cmsis_nn=Path("/opt/CMSIS-NN"))
     kernels = re.findall(r"^    tensorflow/lite/micro/kernels/(\S+)\.cc", files["runtime.mk"], re.M)
-    assert kernels[2:] == ["cmsis_nn/conv", "conv_common", "cmsis_nn/mul", "mul_common", "elementwise"]
+    assert kernels[2:] == ["cmsis_nn/conv", "conv_common", "cmsis_nn/depthwise_conv", "depthwise_conv_common",
+                           "cmsis_nn/pad", "pad_common", "cmsis_nn/pooling", "pooling_common", "reduce",
+                           "reduce_common", "cmsis_nn/add", "add_common", "cmsis_nn/fully_connected",
+                           "fully_connected_common"]
     assert "TFLM_DEFINES += -DCMSIS_NN\n" in files["runtime.mk"]
     assert "CMSIS_NN_DIR ?= /opt/CMSIS-NN\n" in files["runtime.mk"]
 
@@ -278,5 +289,8 @@ def test_every_spatial_operator_is_bit_exact_in_qemu_on_cmsis_nn(tmp_path, runti
 def test_tflm_runtimes_are_bit_exact_in_qemu(tmp_path, runtime):
     manifest, report = bench_runtime(tmp_path, runtime)
     assert (report["runtime"], report["bit_exact"], report["samples"]) == (runtime, 3, 3)
+    # each operator timed: the per-layer table sums to less than the whole INFER (SQ stage, packets)
+    assert [row["op"] for row in report["layers"]] == manifest["layers"]
+    assert 0 < sum(row["latency"] for row in report["layers"]) < report["latency"]["max"]
     # arena_used_bytes() on the 32-bit target fits the arena the 64-bit host measured
     assert 0 < report["memory"]["activation_bytes"] <= manifest["tflm_arena_bytes"]

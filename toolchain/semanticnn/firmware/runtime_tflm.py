@@ -7,7 +7,8 @@ dependencies (flatbuffers, gemmlowp, ruy) where TFLite Micro's own ``make third_
 else; the tensor arena is the size the export measured (``tflm_arena_bytes``,
 found with the same interpreter on the 64-bit host, an upper bound of what the
 32-bit target uses); the firmware reports ``arena_used_bytes()`` measured on the
-target in INFO's activation field.
+target in INFO's activation field. Each operator's kernel is wrapped to time it, so the
+per-layer table (LAYERS) works as for codegen.
 
 With ``cmsis_nn`` given, the conv and mul kernels are TFLite Micro's CMSIS-NN
 variants (``tensorflow/lite/micro/kernels/cmsis_nn/``) over that CMSIS-NN tree.
@@ -113,8 +114,10 @@ def kernel_sources(ops, cmsis_nn=False) -> list:
     return list(dict.fromkeys(sources))
 
 
-def tflm_context(manifest, tree, cmsis_nn=None) -> dict:
-    """Context of the tflm templates, from the export manifest."""
+def tflm_context(plan, manifest, tree, cmsis_nn=None) -> dict:
+    """Context of the tflm templates, from the kernel plan (MACs per operator) and the export manifest."""
+    from semanticnn.export.layer_stats import layer_macs
+
     ops = _ops_used(manifest["layers"])
     return dict(
         source=manifest["source"],
@@ -122,7 +125,8 @@ def tflm_context(manifest, tree, cmsis_nn=None) -> dict:
         downloads=DOWNLOADS,
         cmsis_nn=None if cmsis_nn is None else str(cmsis_nn),
         cmsis_nn_source_globs=CMSIS_NN_SOURCE_GLOBS,
-        resolver_methods=[OPS[op][0] for op in ops],
+        resolver_ops=[dict(method=OPS[op][0], registration=f"Register_{op}") for op in ops],
+        layer_macs=[layer_macs(layer) for layer in plan.layers],
         sources=[*CORE_SOURCES, *kernel_sources(ops, cmsis_nn is not None)],
         arena_bytes=manifest["tflm_arena_bytes"],
         input_shape=manifest["input"]["shape"],
@@ -141,7 +145,7 @@ def _count(shape):
 
 def render(plan, manifest, tree, cmsis_nn=None) -> dict:
     """``model/model.h``, the C++ glue ``model/model.cc`` and ``runtime.mk``."""
-    context = tflm_context(manifest, tree, cmsis_nn)
+    context = tflm_context(plan, manifest, tree, cmsis_nn)
     return {
         "model/model.h": render_template("runtimes/tflm/model.h.j2", context),
         "model/model.cc": render_template("runtimes/tflm/model.cc.j2", context),
