@@ -190,7 +190,7 @@ def test_wrong_echo_is_a_protocol_error(manifest):
         with pytest.raises(ProtocolError) as info:
             board.info()
     assert str(info.value) == (
-        f"INFO on {server.url} failed 3 times; last: response to INFO seq 2 echoes cmd 0x01 seq 200: "
+        f"INFO on {server.url} failed 7 times; last: response to INFO seq 6 echoes cmd 0x01 seq 200: "
         "another program may be talking to the board"
     )
 

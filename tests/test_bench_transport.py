@@ -122,5 +122,6 @@ def test_qemu_that_dies_is_blamed_with_its_message(tmp_path):
     with pytest.raises(BoardError) as info, launch_qemu(elf, "qemu-m7") as transport:
         Board(transport, timeout=0.5, attempts=1).info()
     assert type(info.value) is BoardError
-    assert re.fullmatch(r"QEMU exited with code -?\d+: qemu: fatal: Lockup: .*", str(info.value))
+    assert re.fullmatch(r"QEMU exited with code -?\d+ while snn-bench talked to it: qemu: fatal: Lockup: .*",
+                        str(info.value))
     assert time.monotonic() - start < 5.0

@@ -19,10 +19,20 @@ import numpy as np
 
 from semanticnn.bench.framing import MAX_PAYLOAD_BYTES, FrameReader, FrameTimeout, build_frame
 from semanticnn.bench.timeouts import (
+    CHUNK_ATTEMPTS,
+    CHUNK_GROW_AFTER,
     COMMAND_ATTEMPTS,
     DEFAULT_BAUD,
+    FIRST_CONTACT_ATTEMPTS,
+    INFER_TIMEOUT_MARGIN,
     INFER_TIMEOUT_S,
+    MAX_CHUNK_BYTES,
+    MIN_CHUNK_BYTES,
+    RECENT_RESPONSES,
+    RESPONSE_TIME_MARGIN,
+    RESPONSE_TIMEOUT_MAX_S,
     RESPONSE_TIMEOUT_S,
+    RETRY_TIMEOUT_GROWTH,
     WIRE_TIME_MARGIN,
     wire_time,
 )
@@ -34,15 +44,12 @@ __all__ = [
     "LatencyUnit",
     "ClockSource",
     "Cache",
-    "LOAD_CHUNK_BYTES",
-    "OUTPUT_CHUNK_BYTES",
     "BoardInfo",
     "InferResult",
     "Board",
 ]
 
-LOAD_CHUNK_BYTES = 1024
-OUTPUT_CHUNK_BYTES = 1024
+_DELIMITER = b"\x00"  # a lone frame delimiter: the board drops whatever frame it had half received
 
 
 class Cmd(IntEnum):
@@ -180,12 +187,17 @@ def _command_name(cmd):
 class Board:
     """A board (or QEMU, or the fake) behind a :class:`~semanticnn.bench.transport.Transport`.
 
-    ``timeout`` is the wait for a quick response and ``infer_timeout`` the wait for
-    INFER, both before wire time at ``baud``; each command is tried ``attempts`` times.
+    ``timeout`` is the least first wait for a quick response (more after slow responses),
+    ``max_timeout`` the longest wait of one try and ``infer_timeout`` the longest wait for
+    INFER, all before wire time at ``baud``; each command is tried up to ``attempts`` times
+    with backoff (``semanticnn.bench.timeouts``), ``first_contact_attempts`` times until the
+    board has answered once. ``retries`` counts the tries after the first, ``retried_commands``
+    the commands that needed them.
     """
 
     def __init__(self, transport, *, timeout=RESPONSE_TIMEOUT_S, infer_timeout=INFER_TIMEOUT_S,
-                 attempts=COMMAND_ATTEMPTS, baud=DEFAULT_BAUD):
+                 attempts=COMMAND_ATTEMPTS, baud=DEFAULT_BAUD, max_timeout=RESPONSE_TIMEOUT_MAX_S,
+                 first_contact_attempts=FIRST_CONTACT_ATTEMPTS):
         self.transport = transport
         self._reader = FrameReader(transport)
         self._timeout = timeout
@@ -196,6 +208,14 @@ class Board:
         self._stale = deque(maxlen=64)
         self._good_frames = 0
         self._info = None
+        self._slowest_infer_s = None
+        self._max_timeout = max_timeout
+        self._first_contact_attempts = first_contact_attempts
+        self._recent_s = deque(maxlen=RECENT_RESPONSES)
+        self._chunk_bytes = MAX_CHUNK_BYTES
+        self._clean_chunks = 0
+        self.retries = 0
+        self.retried_commands = 0
 
     def close(self):
         """Close the transport."""
@@ -212,31 +232,97 @@ class Board:
 
         ``reply_bytes`` is the expected result size, for the wire-time part of the timeout.
         """
-        name = _command_name(cmd)
-        request_wire = len(payload) + 16
-        base = self._infer_timeout if cmd == Cmd.INFER else self._timeout
-        limit = base + WIRE_TIME_MARGIN * wire_time(request_wire + reply_bytes + 16, self._baud)
-        last_error = None
-        for _ in range(self._attempts):
-            self._reader.discard()
+        result, last_error, tries = self._tries(cmd, payload, reply_bytes, self._attempts)
+        if last_error is not None:
+            raise self._give_up(cmd, last_error, tries)
+        return result
+
+    def _tries(self, cmd, payload, reply_bytes, attempts):
+        """``(result, None, tries)`` of the first ok response within ``attempts`` tries, else ``(None, error, tries)``.
+
+        A retry resynchronises first and waits longer (:meth:`_try_timeout`). A failure status
+        other than BAD_FRAME raises at once: asking again cannot change it.
+        """
+        wire = WIRE_TIME_MARGIN * wire_time(len(payload) + reply_bytes + 32, self._baud)
+        last_error, tries = None, 0
+        for attempt in range(attempts):
+            if self._good_frames == 0 and attempt >= self._first_contact_attempts:
+                break
+            tries += 1
+            self._resync(attempt)
             seq = self._next_seq()
             while (cmd, seq) in self._stale:
                 self._stale.remove((cmd, seq))
             self.transport.write(build_frame(cmd, seq, payload))
+            started = time.monotonic()
             try:
-                status, result = self._await_response(cmd, seq, limit)
+                status, result = self._await_response(cmd, seq, self._try_timeout(cmd, attempt) + wire)
             except (FrameTimeout, ProtocolError) as exc:
                 last_error = exc
                 continue
             finally:
                 self._stale.append((cmd, seq))
-            if status == Status.OK:
-                return result
             if status == Status.BAD_FRAME:
-                last_error = ProtocolError(f"board got {name} corrupted: check the baud rate and cable")
+                last_error = ProtocolError(f"board got {_command_name(cmd)} corrupted: check the baud rate and cable")
                 continue
-            raise self._status_error(cmd, status)
-        raise self._give_up(cmd, last_error)
+            if status != Status.OK:
+                raise self._status_error(cmd, status)
+            if cmd == Cmd.INFER:
+                self._slowest_infer_s = max(self._slowest_infer_s or 0.0, time.monotonic() - started)
+            else:
+                self._recent_s.append(time.monotonic() - started)
+            self.retried_commands += tries > 1
+            return result, None, tries
+        self.retried_commands += tries > 1
+        return None, last_error, tries
+
+    def _resync(self, attempt):
+        """Before try ``attempt``: drop what arrived; on a retry also end any frame the board half received."""
+        self._reader.discard()
+        if attempt:
+            self.retries += 1
+            self.transport.write(_DELIMITER)
+
+    def _try_timeout(self, cmd, attempt):
+        """Response wait of try ``attempt`` (0: the first) before wire time, growing by RETRY_TIMEOUT_GROWTH.
+
+        A quick command first waits ``timeout``, or RESPONSE_TIME_MARGIN times the slowest recent response.
+        INFER first waits ``infer_timeout``; once one was timed, INFER_TIMEOUT_MARGIN times the slowest.
+        """
+        growth = RETRY_TIMEOUT_GROWTH ** attempt
+        if cmd != Cmd.INFER:
+            first = max(self._timeout, RESPONSE_TIME_MARGIN * max(self._recent_s, default=0.0))
+            return min(first * growth, max(first, self._max_timeout))
+        first = self._infer_timeout
+        if self._slowest_infer_s is not None:
+            first = min(first, max(self._timeout, INFER_TIMEOUT_MARGIN * self._slowest_infer_s))
+        return min(first * growth, self._infer_timeout)
+
+    def _chunked(self, cmd, total, request, reply_bytes):
+        """Run ``cmd`` over ``total`` bytes in chunks: yields ``(offset, n, result)`` in order.
+
+        ``request(offset, n)`` is a chunk's payload and ``reply_bytes(n)`` its result size. A chunk
+        that fails CHUNK_ATTEMPTS tries is halved; at MIN_CHUNK_BYTES it gets every try. After
+        CHUNK_GROW_AFTER chunks in a row pass on their first try, the chunk size doubles back.
+        """
+        offset = 0
+        while offset < total:
+            n = min(self._chunk_bytes, total - offset)
+            smallest = self._chunk_bytes <= MIN_CHUNK_BYTES
+            attempts = self._attempts if smallest else min(CHUNK_ATTEMPTS, self._attempts)
+            retries = self.retries
+            result, error, tries = self._tries(cmd, request(offset, n), reply_bytes(n), attempts)
+            if error is not None:
+                if smallest:
+                    raise self._give_up(cmd, error, tries)
+                self._chunk_bytes = max(MIN_CHUNK_BYTES, self._chunk_bytes // 2)
+                self._clean_chunks = 0
+                continue
+            self._clean_chunks = self._clean_chunks + 1 if self.retries == retries else 0
+            if self._clean_chunks >= CHUNK_GROW_AFTER and self._chunk_bytes < MAX_CHUNK_BYTES:
+                self._chunk_bytes, self._clean_chunks = self._chunk_bytes * 2, 0
+            yield offset, n, result
+            offset += n
 
     def _await_response(self, cmd, seq, limit):
         """``(status, result)`` of the response to ``(cmd, seq)``; stale responses are skipped."""
@@ -270,11 +356,11 @@ class Board:
             return ProtocolError(f"board answered {name} with unknown status {status}: update snn-bench")
         return BoardError(f"board rejected {name} with status {Status(status).name}: {hint}")
 
-    def _give_up(self, cmd, last_error):
+    def _give_up(self, cmd, last_error, tries):
         port = self.transport.name
         name = _command_name(cmd)
         if not isinstance(last_error, FrameTimeout):
-            return ProtocolError(f"{name} on {port} failed {self._attempts} times; last: {last_error}")
+            return ProtocolError(f"{name} on {port} failed {tries} times; last: {last_error}")
         if self._reader.bytes_received == 0:
             return BoardError(
                 f"board on {port} does not answer: is the SemanticNN firmware flashed? try `make flash`"
@@ -285,7 +371,7 @@ class Board:
                 f"(this port runs at {self._baud}) and that it runs SemanticNN firmware"
             )
         return BoardError(
-            f"board on {port} stopped answering {name} after {self._attempts} tries: "
+            f"board on {port} stopped answering {name} after {tries} tries: "
             "reset the board (or restart QEMU) and run again"
         )
 
@@ -301,17 +387,16 @@ class Board:
         return info
 
     def load_input(self, data):
-        """Write the whole int8 input tensor in LOAD chunks of at most ``LOAD_CHUNK_BYTES``."""
+        """Write the whole int8 input tensor in LOAD chunks (:meth:`_chunked`), from offset 0 (a new image)."""
         data = bytes(data)
-        for offset in range(0, len(data), LOAD_CHUNK_BYTES):
-            chunk = data[offset:offset + LOAD_CHUNK_BYTES]
-            result = self.command(Cmd.LOAD, _U32.pack(offset) + chunk, reply_bytes=_U32.size)
+        chunks = self._chunked(Cmd.LOAD, len(data), lambda o, n: _U32.pack(o) + data[o:o + n], lambda n: _U32.size)
+        for offset, n, result in chunks:
             if len(result) != _U32.size:
                 raise ProtocolError(f"LOAD result of {len(result)} bytes, expected 4: update the firmware")
             (loaded,) = _U32.unpack(result)
-            if loaded < offset + len(chunk):
+            if loaded < offset + n:
                 raise ProtocolError(
-                    f"board reports {loaded} input bytes loaded after writing {offset + len(chunk)}: "
+                    f"board reports {loaded} input bytes loaded after writing {offset + n}: "
                     "the input did not arrive whole; run again"
                 )
 
@@ -333,9 +418,7 @@ class Board:
     def read_output(self, n_bytes):
         """Read the first ``n_bytes`` of the int8 output tensor, in OUTPUT chunks."""
         out = bytearray()
-        for offset in range(0, n_bytes, OUTPUT_CHUNK_BYTES):
-            length = min(OUTPUT_CHUNK_BYTES, n_bytes - offset)
-            data = self.command(Cmd.OUTPUT, _OUTPUT_REQ.pack(offset, length), reply_bytes=length)
+        for offset, length, data in self._chunked(Cmd.OUTPUT, n_bytes, _OUTPUT_REQ.pack, lambda n: n):
             if len(data) != length:
                 raise ProtocolError(
                     f"OUTPUT at {offset} returned {len(data)} bytes, asked for {length}: update the firmware"

@@ -6,6 +6,7 @@ SysTick latencies are instruction counts and the run is deterministic.
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -92,7 +93,7 @@ def launch_qemu(elf, target):
             except BoardError:
                 if not _exited(proc):
                     raise
-                raise BoardError(f"QEMU exited with code {proc.returncode}: {_reason(log)}") from None
+                raise BoardError(_exit_message(proc, log)) from None
             finally:
                 transport.close()
                 _stop(proc)
@@ -112,7 +113,7 @@ def _connect(proc, log, port):
             reason = _reason(log)
             if "in use" in reason.lower():
                 raise _PortTaken(reason)
-            raise BoardError(f"QEMU exited at start: {reason}")
+            raise BoardError(_exit_message(proc, log, "at start"))
         try:
             return open_transport(url)
         except BoardError:
@@ -132,14 +133,33 @@ def _exited(proc):
     return True
 
 
-def _reason(log):
-    """Pick the line of QEMU's stderr that says why it stopped."""
-    log.seek(0)
-    lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
-    for line in lines:
+def _exit_message(proc, log, when="while snn-bench talked to it"):
+    """Why QEMU stopped: its own fatal line if it printed one, else the signal that killed it or its exit code."""
+    code = proc.returncode
+    fatal = _fatal_line(log)
+    if fatal is None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        return f"QEMU was killed by {name} {when} (out of memory, or stopped by another program): run again"
+    return f"QEMU exited with code {code} {when}: {fatal or _reason(log)}"
+
+
+def _fatal_line(log):
+    """The line of QEMU's stderr that says why it stopped, or None."""
+    for line in _lines(log):
         if "fatal" in line or "error" in line.lower() or "in use" in line:
             return line
-    return lines[-1] if lines else "no message"
+    return None
+
+
+def _lines(log):
+    log.seek(0)
+    return [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+
+
+def _reason(log):
+    """Pick the line of QEMU's stderr that says why it stopped."""
+    lines = _lines(log)
+    return _fatal_line(log) or (lines[-1] if lines else "no message")
 
 
 def _stop(proc):

@@ -23,13 +23,13 @@ from semanticnn.atomic_file import write_atomic
 from semanticnn.bench.commands import Board
 from semanticnn.bench.layer_table import layer_rows, print_layers, read_layers, render_layers_markdown
 from semanticnn.bench.reference import HostReference
-from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, QEMU_RESPONSE_TIMEOUT_S
+from semanticnn.bench.timeouts import BUILD_TIMEOUT_S, COMMAND_ATTEMPTS, QEMU_RESPONSE_TIMEOUT_S
 from semanticnn.bench.transport import open_transport
 from semanticnn.errors import BoardError, ConfigError, ProtocolError, SnnError, ToolMissingError
 from semanticnn.firmware.targets import get_target
+from semanticnn.output_paths import check_output_file
 from semanticnn.progress import advancer, progress_bar
 from semanticnn.provenance import provenance
-from semanticnn.output_paths import check_output_file
 
 __all__ = [
     "MANIFEST_NAME",
@@ -284,7 +284,19 @@ def _rows(report):
         ("payload per inference (bytes)", f"{report['payload_bytes']:,}"),
         ("packets per inference", str(report["packets_per_inference"])),
         ("compression vs float32 split", f"{report['compression_vs_float32']:.1f}x"),
+        *_link_rows(report),
     ]
+
+
+def _link_rows(report):
+    """Commands retried on the link, and where an incomplete run stopped."""
+    rows = []
+    if "link" in report:
+        rows.append(("commands retried (retries)", f"{report['link']['retried_commands']} "
+                                                   f"({report['link']['retries']})"))
+    if "stopped" in report:
+        rows.append(("stopped", report["stopped"].replace("|", "/")))
+    return rows
 
 
 def _clock_rows(report):
@@ -379,15 +391,17 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
         progress = progress_bar(console)
         with progress or contextlib.nullcontext():
             advance = advancer(progress, "samples", len(images))
-            results = bench_samples(board, reference, images, lambda _: advance())
-        layers = read_layers(board)
-    report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
+            results, stopped = _bench_until_failure(board, reference, images, lambda _: advance())
+        layers = read_layers(board) if stopped is None else None
+        report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
+        report["link"] = {"retried_commands": board.retried_commands, "retries": board.retries}
+        if stopped is not None:  # keep what was measured, then say why it stopped (inside: QEMU may explain)
+            report["stopped"] = f"after {len(results)} of {len(images)} samples: {stopped}"
+            _write_reports(report, json_out, markdown_out)
+            raise type(stopped)(f"{stopped} (the {len(results)} samples measured before are in the report)")
     if layers is not None:
         report["layers"] = layer_rows(manifest["layers"], layers)
-    if json_out is not None:
-        write_json(report, json_out)
-    if markdown_out is not None:
-        write_atomic(markdown_out, render_markdown(report))
+    _write_reports(report, json_out, markdown_out)
     print_report(report, console)
     if strict and report["bit_exact"] != report["samples"]:
         bad = report["samples"] - report["bit_exact"]
@@ -396,6 +410,30 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
             f"({report['mismatches'][0]}): the firmware is not bit-exact with tflite_micro"
         )
     return report
+
+
+def _bench_until_failure(board, reference, images, on_sample):
+    """:func:`bench_samples` up to a board or link failure: ``(results so far, the error or None)``."""
+    results = []
+
+    def keep(result):
+        results.append(result)
+        on_sample(result)
+
+    try:
+        bench_samples(board, reference, images, keep)
+    except BoardError as exc:
+        if not results:
+            raise
+        return results, exc
+    return results, None
+
+
+def _write_reports(report, json_out, markdown_out):
+    if json_out is not None:
+        write_json(report, json_out)
+    if markdown_out is not None:
+        write_atomic(markdown_out, render_markdown(report))
 
 
 def port_bauds(target, baud=None):
@@ -433,4 +471,4 @@ def _open_board(elf, target, port, baud):
     from semanticnn.bench.qemu import launch_qemu
 
     with launch_qemu(elf, target) as transport:
-        yield Board(transport, timeout=QEMU_RESPONSE_TIMEOUT_S)
+        yield Board(transport, max_timeout=QEMU_RESPONSE_TIMEOUT_S, first_contact_attempts=COMMAND_ATTEMPTS)
