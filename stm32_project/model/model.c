@@ -112,9 +112,31 @@ static const snn_requant_t layer0_requant[16] = {
     { 27486, 1515820866, 9, -65280 },
 };
 
-/* The im2col column of output pixel (oy, ox): 3x3 taps of 3 channels. */
+/* The im2col column of output pixel (oy, ox) whose taps are all inside the input:
+ * 3x3 taps of 3 channels. */
+static inline __attribute__((always_inline)) void layer0_im2col_inside(const int8_t *restrict in, int32_t oy,
+    int32_t ox, int16_t *restrict col)
+{
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        int32_t iy = oy * 1 + ky * 1 - 1;
+        for (int32_t kx = 0; kx < 3; ++kx, col += 3) {
+            int32_t ix = ox * 1 + kx * 1 - 1;
+            const int8_t *src = in + (iy * 32 + ix) * 3;
+            for (int32_t c = 0; c < 3; ++c) {
+                col[c] = src[c];
+            }
+        }
+    }
+}
+
+/* The same for any pixel: taps in the padding read the input zero point. Pixels with
+ * oy in [1, 31) and ox in [1, 31) take the check-free path. */
 static void layer0_im2col(const int8_t *restrict in, int32_t oy, int32_t ox, int16_t *restrict col)
 {
+    if (oy >= 1 && oy < 31 && ox >= 1 && ox < 31) {
+        layer0_im2col_inside(in, oy, ox, col);
+        return;
+    }
     for (int32_t ky = 0; ky < 3; ++ky) {
         int32_t iy = oy * 1 + ky * 1 - 1;
         for (int32_t kx = 0; kx < 3; ++kx, col += 3) {
@@ -418,8 +440,10 @@ static const snn_requant_t layer1_requant[32] = {
     { 174614, 1604565984, 8, -32640 },
 };
 
-/* The im2col column of output pixel (oy, ox): 2x2 taps of 16 channels, in SXTB16 lane order. */
-static inline __attribute__((always_inline)) void layer1_im2col(const int8_t *restrict in, int32_t oy, int32_t ox, int16_t *restrict col)
+/* The im2col column of output pixel (oy, ox) whose taps are all inside the input:
+ * 2x2 taps of 16 channels, in SXTB16 lane order. */
+static inline __attribute__((always_inline)) void layer1_im2col_inside(const int8_t *restrict in, int32_t oy,
+    int32_t ox, int16_t *restrict col)
 {
     for (int32_t ky = 0; ky < 2; ++ky) {
         int32_t iy = oy * 2 + ky * 1 - 0;
@@ -472,12 +496,12 @@ static void layer1_run(const int8_t *restrict in, int8_t *restrict out, int16_t 
     int32_t oy = 0, ox = 0;
 
     for (int32_t p = 0; p < 128; ++p, out += 64) {
-        layer1_im2col(in, oy, ox, a);
+        layer1_im2col_inside(in, oy, ox, a);
         if (++ox == 16) {
             ox = 0;
             ++oy;
         }
-        layer1_im2col(in, oy, ox, b);
+        layer1_im2col_inside(in, oy, ox, b);
         if (++ox == 16) {
             ox = 0;
             ++oy;
@@ -585,8 +609,10 @@ static const snn_requant_t layer2_requant[8] = {
     { -29994, 2039960033, 10, 28160 },
 };
 
-/* The im2col column of output pixel (oy, ox): 2x2 taps of 32 channels, in SXTB16 lane order. */
-static inline __attribute__((always_inline)) void layer2_im2col(const int8_t *restrict in, int32_t oy, int32_t ox, int16_t *restrict col)
+/* The im2col column of output pixel (oy, ox) whose taps are all inside the input:
+ * 2x2 taps of 32 channels, in SXTB16 lane order. */
+static inline __attribute__((always_inline)) void layer2_im2col_inside(const int8_t *restrict in, int32_t oy,
+    int32_t ox, int16_t *restrict col)
 {
     for (int32_t ky = 0; ky < 2; ++ky) {
         int32_t iy = oy * 2 + ky * 1 - 0;
@@ -639,12 +665,12 @@ static void layer2_run(const int8_t *restrict in, int8_t *restrict out, int16_t 
     int32_t oy = 0, ox = 0;
 
     for (int32_t p = 0; p < 32; ++p, out += 16) {
-        layer2_im2col(in, oy, ox, a);
+        layer2_im2col_inside(in, oy, ox, a);
         if (++ox == 8) {
             ox = 0;
             ++oy;
         }
-        layer2_im2col(in, oy, ox, b);
+        layer2_im2col_inside(in, oy, ox, b);
         if (++ox == 8) {
             ox = 0;
             ++oy;
@@ -723,8 +749,10 @@ static const snn_requant_t layer4_requant[8] = {
     { 66384, 1944181079, 7, -16320 },
 };
 
-/* The im2col column of output pixel (oy, ox): 1x1 taps of 8 channels, in SXTB16 lane order. */
-static inline __attribute__((always_inline)) void layer4_im2col(const int8_t *restrict in, int32_t oy, int32_t ox, int16_t *restrict col)
+/* The im2col column of output pixel (oy, ox) whose taps are all inside the input:
+ * 1x1 taps of 8 channels, in SXTB16 lane order. */
+static inline __attribute__((always_inline)) void layer4_im2col_inside(const int8_t *restrict in, int32_t oy,
+    int32_t ox, int16_t *restrict col)
 {
     for (int32_t ky = 0; ky < 1; ++ky) {
         int32_t iy = oy * 1 + ky * 1 - 0;
@@ -777,12 +805,12 @@ static void layer4_run(const int8_t *restrict in, int8_t *restrict out, int16_t 
     int32_t oy = 0, ox = 0;
 
     for (int32_t p = 0; p < 32; ++p, out += 16) {
-        layer4_im2col(in, oy, ox, a);
+        layer4_im2col_inside(in, oy, ox, a);
         if (++ox == 8) {
             ox = 0;
             ++oy;
         }
-        layer4_im2col(in, oy, ox, b);
+        layer4_im2col_inside(in, oy, ox, b);
         if (++ox == 8) {
             ox = 0;
             ++oy;

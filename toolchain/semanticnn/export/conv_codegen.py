@@ -68,6 +68,13 @@ def _requant_rows(layer, folded):
     return "exact", [(int(b), int(m), int(s), zp) for b, m, s in zip(folded, mults, shifts, strict=True)]
 
 
+def _inside(pad, stride, dilation, k, size, out):
+    """``[lo, hi)``: output positions whose every tap lies inside the input along one axis."""
+    lo = -(-pad // stride)
+    hi = (size - 1 + pad - (k - 1) * dilation) // stride + 1
+    return min(lo, out), max(min(hi, out), min(lo, out))
+
+
 def conv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
     """``{"code": C text, "call": function name, "scratch_bytes": n}`` for one conv2d layer."""
     p = layer.params
@@ -84,10 +91,12 @@ def conv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
         (p["out_h"] - 1) * p["stride_h"] + (p["k_h"] - 1) * p["dil_h"] < p["in_h"]
         and (p["out_w"] - 1) * p["stride_w"] + (p["k_w"] - 1) * p["dil_w"] < p["in_w"]
     )
+    inside_y = _inside(p["pad_h"], p["stride_h"], p["dil_h"], p["k_h"], p["in_h"], p["out_h"])
+    inside_x = _inside(p["pad_w"], p["stride_w"], p["dil_w"], p["k_w"], p["in_w"], p["out_w"])
     saturate = (p["act_min"], p["act_max"]) == (-128, 127)
     clamp = ("snn_sat_s8(", ")") if saturate else ("snn_clamp_s8(", f", {p['act_min']}, {p['act_max']})")
     context = dict(
-        clamp_open=clamp[0], clamp_close=clamp[1],
+        clamp_open=clamp[0], clamp_close=clamp[1], inside_y=inside_y, inside_x=inside_x,
         index=layer.index, c=cname, summary=summary, dsp=dsp, quad=quad, requant=requant,
         k=k, k_pad=k_padded(k), unroll=min(MAX_UNROLL, k_padded(k)),
         weight_rows=[c_array_lines(row) for row in pack_weights(weights, quad) * (1 if requant == "exact" else 2)],
