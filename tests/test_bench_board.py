@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from semanticnn.bench.commands import Board, BoardInfo, Cmd, InferResult
+from semanticnn.bench.commands import Board, BoardInfo, BoardNotReady, Cmd, InferResult
 from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, fake_reference
 from semanticnn.bench.framing import build_frame
 from semanticnn.bench.transport import open_transport
@@ -66,7 +66,7 @@ def test_packet_before_infer_is_a_board_error_with_status_name(manifest):
     with FakeDeviceServer(FakeFirmware(manifest)) as server, connect(server) as board:
         with pytest.raises(BoardError) as info:
             board.packet(0)
-    assert type(info.value) is BoardError
+    assert type(info.value) is BoardNotReady
     assert str(info.value) == (
         "board rejected PACKET with status NOT_READY: the board lost its state (reset?); run again"
     )

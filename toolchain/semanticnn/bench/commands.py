@@ -47,6 +47,7 @@ __all__ = [
     "BoardInfo",
     "InferResult",
     "Board",
+    "BoardNotReady",
 ]
 
 _DELIMITER = b"\x00"  # a lone frame delimiter: the board drops whatever frame it had half received
@@ -182,6 +183,10 @@ def _command_name(cmd):
         return Cmd(cmd).name
     except ValueError:
         return f"0x{cmd:02x}"
+
+
+class BoardNotReady(BoardError):
+    """The board answered NOT_READY: it lacks the input or the inference a command needs."""
 
 
 class Board:
@@ -354,7 +359,8 @@ class Board:
             hint = _STATUS_HINTS[Status(status)]
         except (ValueError, KeyError):
             return ProtocolError(f"board answered {name} with unknown status {status}: update snn-bench")
-        return BoardError(f"board rejected {name} with status {Status(status).name}: {hint}")
+        error = BoardNotReady if status == Status.NOT_READY else BoardError
+        return error(f"board rejected {name} with status {Status(status).name}: {hint}")
 
     def _give_up(self, cmd, last_error, tries):
         port = self.transport.name
@@ -440,6 +446,11 @@ class Board:
         """LOAD, INFER, every PACKET and the whole OUTPUT: ``(InferResult, [packet], int8 array)``."""
         info = self._info or self.info()
         self.load_input(input_bytes)
-        result = self.infer(frame_id)
+        try:
+            result = self.infer(frame_id)
+        except BoardNotReady:  # the image did not stay whole on the board (a link fault): upload it once more
+            self.retries += 1
+            self.load_input(input_bytes)
+            result = self.infer(frame_id)
         packets = [self.packet(i) for i in range(result.n_packets)]
         return result, packets, self.read_output(info.output_bytes)
