@@ -7,7 +7,7 @@ import torch
 from semanticnn.channel.erasure import erase_packets, erasure_mask, received_symbols
 from semanticnn.channel.link import Received, symbols_through_channel, transmit
 from semanticnn.channel.models import GilbertElliottChannel, IIDChannel
-from semanticnn.channel.packets import HEADER_BYTES, packetize
+from semanticnn.channel.packets import HEADER_BYTES, packetize, reassemble
 from semanticnn.errors import ConfigError
 
 
@@ -59,14 +59,21 @@ def test_transmit_clean_channel_is_identity():
     assert transmit(pkts, IIDChannel(0.0), 0, erasure_rate=1.0) == [None, None, None, None]
 
 
-def test_transmit_drops_packets_whose_header_crc_fails():
+def test_transmit_drops_packets_whose_header_is_beyond_repair():
     pkts = packetize(bytes(100), 1, mtu=51)  # 51 + 51 + 19 bytes
-    header_bit = 8 * 51 + 3 * 8 + 1  # fragment count of packet 1
+    header_bits = (8 * 51 + 3 * 8 + 1, 8 * 51 + 3 * 8 + 2)  # two bits of the fragment count of packet 1
     payload_bit = 8 * (2 * 51 + HEADER_BYTES)  # first payload bit of packet 2
-    out = transmit(pkts, FlipAt(header_bit, payload_bit), 0)
+    out = transmit(pkts, FlipAt(*header_bits, payload_bit), 0)
     assert out[0] == pkts[0]
     assert out[1] is None
     assert out[2] == pkts[2][:HEADER_BYTES] + bytes([0x80]) + pkts[2][HEADER_BYTES + 1 :]
+
+
+def test_transmit_keeps_a_packet_with_one_header_bit_flipped_for_the_receiver_to_repair():
+    pkts = packetize(bytes(100), 1, mtu=51)
+    out = transmit(pkts, FlipAt(8 * 51 + 3 * 8 + 1), 0)
+    assert out[1] == pkts[1][:3] + bytes([pkts[1][3] ^ 0x40]) + pkts[1][4:]
+    assert reassemble(out, 100, mtu=51).missing == ()
 
 
 def test_transmit_deterministic_under_seed():

@@ -51,7 +51,8 @@ def test_missing_fragments_are_erased_symbols_after_the_timeout():
 
 
 def corrupt_header(packet):
-    return packet[:1] + bytes([packet[1] ^ 0x01]) + packet[2:]
+    """Two header bits flipped: a syndrome no single-bit error leaves, so beyond repair."""
+    return packet[:1] + bytes([packet[1] ^ 0x03]) + packet[2:]
 
 
 def with_header(packet, **fields):
@@ -168,3 +169,13 @@ def test_receiver_predicts_what_the_pytorch_decoder_predicts_in_batches(exported
     assert [p.label for p in predictions] == logits.argmax(1).tolist()
     assert [p.packets_lost for p in predictions] == [len(lost[n]) for n in range(120)]
     assert all(p.ber == pytest.approx(1e-3) and p.latency_s == 1.0 and 0 < p.confidence <= 1 for p in predictions)
+
+
+def test_a_header_with_one_flipped_bit_is_repaired_and_counted():
+    asm = assembler()
+    packets = frame_packets(SYMBOLS[2], 1, MANIFEST)
+    damaged = [p[:2] + bytes([p[2] ^ 0x04]) + p[3:] for p in packets]  # fragment index bit 2 flipped
+    frames = [asm.add("a", p, now=0.0) for p in damaged]
+    c = asm.counters
+    assert (c.header_corrected, c.bad_crc, c.out_of_range) == (len(packets), 0, 0)
+    assert frames[-1].fragments == dict(enumerate(packets))

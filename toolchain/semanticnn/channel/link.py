@@ -21,7 +21,7 @@ import numpy as np
 from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, pack_bits, to_codewords, unpack_bits
 from semanticnn.channel.erasure import erasure_mask, received_symbols
 from semanticnn.channel.models import make_generator
-from semanticnn.channel.packets import packetize, parse_header, reassemble
+from semanticnn.channel.packets import correct_header, packetize, reassemble
 from semanticnn.errors import ConfigError, ProtocolError
 
 __all__ = ["Received", "transmit", "symbols_through_channel"]
@@ -40,14 +40,14 @@ class Received(NamedTuple):
 
 def _header_ok(packet: bytes) -> bool:
     try:
-        parse_header(packet)
+        correct_header(packet)
     except ProtocolError:
         return False
     return True
 
 
 def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
-    """Packets after ``channel`` and erasures: each is bytes, or None if lost or its header CRC fails.
+    """Packets after ``channel`` and erasures: bytes, or None if lost or its header is beyond a one-bit repair.
 
     ``seed`` is an int or a ``torch.Generator``; bit errors are drawn first, then
     erasures, from the same generator.

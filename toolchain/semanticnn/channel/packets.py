@@ -8,6 +8,10 @@ bytes::
 ``crc8`` (poly 0x07, init 0, no reflection, no xor-out) covers header bytes 0..5
 only, so payload bit errors reach the decoder. Mirror of ``snn_packetize`` in
 ``toolchain/semanticnn/firmware/templates/src/sq.c``.
+
+The receiver repairs one flipped header bit (``correct_header``): over the 56
+header bits every single-bit error leaves its own non-zero syndrome
+``crc8(bytes 0..5) ^ byte 6``. ``parse_header`` alone stays strict.
 """
 
 import struct
@@ -22,6 +26,7 @@ __all__ = [
     "DEFAULT_MTU",
     "Header",
     "Reassembled",
+    "correct_header",
     "crc8",
     "packet_count",
     "packetize",
@@ -63,6 +68,19 @@ def crc8(data: bytes) -> int:
     return crc
 
 
+def _syndrome_bits() -> dict[int, int]:
+    """Syndrome of a one-bit error -> its bit position in the header (0 = MSB of byte 0)."""
+    table = {}
+    for position in range(8 * HEADER_BYTES):
+        error = bytearray(HEADER_BYTES)
+        error[position // 8] = 0x80 >> (position % 8)
+        table[crc8(bytes(error[:6])) ^ error[6]] = position
+    return table
+
+
+_SYNDROME_BIT = _syndrome_bits()
+
+
 def packet_count(n_bytes: int, mtu: int) -> int:
     """Packets for ``n_bytes`` of bitstream: ``ceil(n_bytes / (mtu - 7))``."""
     return -(-n_bytes // (mtu - HEADER_BYTES))
@@ -84,8 +102,36 @@ def packetize(bitstream: bytes, frame_id: int, mtu: int = DEFAULT_MTU) -> list[b
     return packets
 
 
+def correct_header(packet: bytes) -> tuple[bytes, bool]:
+    """``(packet, corrected)``: ``packet`` with a single flipped header bit put back.
+
+    A header that passes its CRC-8 comes back unchanged. One that fails is
+    repaired when its syndrome names one bit and the repaired header is
+    consistent (``count >= 1``, ``fragment < count``, ``length`` no more than
+    the payload bytes present); otherwise ProtocolError.
+    """
+    _check_length(packet)
+    syndrome = crc8(packet[:6]) ^ packet[6]
+    if syndrome == 0:
+        return bytes(packet), False
+    position = _SYNDROME_BIT.get(syndrome)
+    if position is None:
+        raise ProtocolError(f"packet header CRC-8 mismatch (syndrome 0x{syndrome:02x}) is not a single-bit error")
+    fixed = bytearray(packet)
+    fixed[position // 8] ^= 0x80 >> (position % 8)
+    head = Header(*_HEADER.unpack(fixed[:6]))
+    if head.count < 1 or head.fragment >= head.count or head.length > len(packet) - HEADER_BYTES:
+        raise ProtocolError(f"packet header with bit {position} repaired is inconsistent: {head}")
+    return bytes(fixed), True
+
+
+def _check_length(packet: bytes):
+    if len(packet) < HEADER_BYTES:
+        raise ProtocolError(f"packet of {len(packet)} bytes is shorter than the {HEADER_BYTES}-byte header")
+
+
 def parse_header(packet: bytes) -> Header:
-    """Header of a packet; raises ProtocolError if it is short or fails its CRC-8."""
+    """Header of a packet; raises ProtocolError if it is short or fails its CRC-8 (no repair)."""
     if len(packet) < HEADER_BYTES:
         raise ProtocolError(f"packet of {len(packet)} bytes is shorter than the {HEADER_BYTES}-byte header")
     if crc8(packet[:6]) != packet[6]:
@@ -98,8 +144,9 @@ def parse_header(packet: bytes) -> Header:
 def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled:
     """Rebuild a ``total_bytes`` bitstream; fragment ``i`` sits at ``i * (mtu - 7)``.
 
-    Packets that are None, fail the header CRC, or claim an out-of-range
-    position are treated as lost; their bytes stay zero and are marked missing.
+    Headers with one flipped bit are repaired (``correct_header``). Packets
+    that are None, whose header cannot be repaired, or that claim an
+    out-of-range position are treated as lost; their bytes stay zero and are marked missing.
     """
     room = mtu - HEADER_BYTES
     count = packet_count(total_bytes, mtu)
@@ -110,9 +157,10 @@ def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled
         if packet is None:
             continue
         try:
-            head = parse_header(packet)
+            packet, _ = correct_header(packet)
         except ProtocolError:
             continue
+        head = parse_header(packet)
         start = head.fragment * room
         payload = packet[HEADER_BYTES : HEADER_BYTES + head.length]
         if head.fragment >= count or len(payload) != head.length or start + head.length > total_bytes:

@@ -4,7 +4,9 @@ A frame is keyed by ``(device, frame id)``. It is ready when all of its ``count`
 fragments are in, or ``timeout_s`` after its first packet arrived. Every packet is
 checked before it is kept; a bad one is counted and dropped, never raised:
 
-* ``bad_crc``: the header fails its CRC-8 (or is shorter than a header);
+* ``bad_crc``: the header fails its CRC-8 and is not one bit from a consistent
+  header (``channel.packets.correct_header``), or is shorter than a header;
+  ``header_corrected`` counts the packets kept after a one-bit repair;
 * ``out_of_range``: the fragment count is not the model's, the index is past it,
   or the length is not what that fragment carries at this mtu;
 * ``duplicate``: the fragment is already in (also after its frame was released);
@@ -21,7 +23,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from semanticnn.channel.packets import HEADER_BYTES, packet_count, parse_header
+from semanticnn.channel.packets import HEADER_BYTES, correct_header, packet_count, parse_header
 from semanticnn.errors import ProtocolError
 
 __all__ = ["Counters", "Frame", "FrameAssembler", "DONE_MEMORY"]
@@ -36,6 +38,7 @@ class Counters:
 
     packets: int = 0
     bad_crc: int = 0
+    header_corrected: int = 0
     out_of_range: int = 0
     duplicate: int = 0
     late: int = 0
@@ -106,10 +109,12 @@ class FrameAssembler:
             c.unknown_device += 1
             return None
         try:
-            head = parse_header(bytes(packet))
+            packet, corrected = correct_header(bytes(packet))
         except ProtocolError:
             c.bad_crc += 1
             return None
+        c.header_corrected += corrected
+        head = parse_header(packet)
         if (head.count != self.count or head.fragment >= self.count or head.length != self._length(head.fragment)
                 or len(packet) != HEADER_BYTES + head.length):
             c.out_of_range += 1
