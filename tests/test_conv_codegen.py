@@ -36,6 +36,14 @@ SHAPES = {  # name -> (input HWC, [(out_c, kernel, stride, dilation, same, act, 
     "exact_requant": ((7, 7, 3), [(4, 3, 1, 1, True, 0, 0.003)]),  # scale >= 0.5: TFLite's own path
 }
 N_INPUTS = 6
+DEPTHWISE = {  # name -> (input HWC, (multiplier, kernel, stride, dilation, same, act))
+    "dw_m1_s1_same_lanes": ((9, 8, 8), (1, 3, 1, 1, True, RELU)),  # SXTB16 lanes on DSP
+    "dw_m1_s2_valid_lanes": ((11, 10, 16), (1, 3, 2, 1, False, 0)),
+    "dw_m1_dilated_same_lanes": ((10, 9, 12), (1, 3, 1, 2, True, 0)),
+    "dw_m2_s1_same": ((8, 8, 8), (2, 3, 1, 1, True, 0)),  # multiplier 2: portable everywhere
+    "dw_m2_s2_valid_5x5": ((12, 11, 10), (2, 5, 2, 1, False, RELU)),
+    "dw_m1_s2_same_odd_c": ((9, 9, 9), (1, 3, 2, 1, True, 0)),  # in_c 9: no lanes
+}
 
 
 def conv_model(shape, convs, seed=3):
@@ -64,6 +72,37 @@ def test_specialised_conv_is_bit_exact_with_tflite_micro(name, dsp):
     assert np.array_equal(got, ref)
     assert len(np.unique(ref)) > 6  # the outputs spread over int8, not a saturated constant
     assert ("SNN_MAC_2X2" in files["model/model.c"]) is (dsp and name not in ("long_columns",))
+
+
+def dw_model(shape, conv, seed=3):
+    m = ModelBuilder(seed=seed)
+    x = m.act((1, *shape), 0.03, 5)
+    multiplier, k, stride, dilation, same, act = conv
+    y, _ = m.conv(x, 0.03, 0, k, stride=stride, dilation=dilation, same=same, act=act, depthwise=True,
+                  multiplier=multiplier)
+    return m.build([x], [y])
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+@pytest.mark.parametrize("name", sorted(DEPTHWISE))
+def test_specialised_depthwise_is_bit_exact_with_tflite_micro(name, dsp):
+    shape, conv = DEPTHWISE[name]
+    model = dw_model(shape, conv)
+    inputs = extreme_inputs(shape, N_INPUTS, seed=7)
+    ref = checks.tflm_outputs(model, inputs).reshape(N_INPUTS, -1)
+    got, files = host_outputs(model, dsp, inputs)
+    assert np.array_equal(got, ref)
+    assert len(np.unique(ref)) > 6
+    code = files["model/model.c"]
+    assert "DEPTHWISE_CONV_2D" in code and "snn_depthwise_conv2d_s8(" not in code
+    assert ("snn_sxtb16_ror8(x)" in code) is (dsp and "lanes" in name)
+
+
+def test_depthwise_weights_are_grouped_in_sxtb16_lane_order():
+    from semanticnn.export.dwconv_codegen import dsp_lanes
+
+    w = np.arange(8).reshape(4, 2)  # [out_c 4, taps 2]
+    assert dsp_lanes(w).tolist() == [[[0, 4, 2, 6], [1, 5, 3, 7]]]
 
 
 def test_codegen_picks_the_paths_it_says():

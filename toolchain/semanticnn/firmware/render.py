@@ -107,10 +107,12 @@ def model_context(plan, source: str, dsp: bool = False, input_in_arena: bool = F
     ``dsp``: the core has SMLAD; ``input_in_arena``: the input is the arena buffer the
     memory plan gave it (snn-export's own runtime), else a separate ``snn_input`` array.
     """
+    from semanticnn.export.dwconv_codegen import dwconv2d_layer
     from semanticnn.export.layer_stats import layer_macs
 
     layers = [
         _specialised_layer(plan, pos, layer, dsp, input_in_arena) if layer.kind == "conv2d"
+        else dwconv2d_layer(plan, layer, dsp, input_in_arena) if layer.kind == "depthwise_conv2d"
         else _generic_layer(plan, pos, layer, input_in_arena)
         for pos, layer in enumerate(plan.layers)
     ]
