@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from kernel_models import elementwise_model, extreme_inputs, spatial_model
+from kernel_models import RELU_N1_TO_1, elementwise_model, extreme_inputs, spatial_model
 from semanticnn.errors import ExportError
 from semanticnn.export import checks
 from semanticnn.export.host_check import run_generated_model
@@ -105,3 +105,40 @@ def test_float_operators_get_the_int8_hint():
         + " (DEQUANTIZE means float operators in the graph: quantize the whole model to int8)"
     )
     assert str(err.value).startswith("unsupported operator DEQUANTIZE (layer 0); ")
+
+
+def _same_shape_mul_model(out_scale, out_zero_point, act, square):
+    """``x * x`` or ``x * leaky_relu(x)``: a MUL of two run-time tensors of the output's shape."""
+    m = ModelBuilder(seed=6)
+    x = m.act((1, 4, 4, 8), 0.05, -5)
+    other = x
+    if not square:
+        other = m.act((1, 4, 4, 8), 0.045, 10)
+        m.op("LEAKY_RELU", [x], [other], alpha=0.2)
+    out = m.act((1, 4, 4, 8), out_scale, out_zero_point)
+    m.op("MUL", [x, other], [out], fusedActivationFunction=act)
+    return m.build([x], [out])
+
+
+@pytest.mark.parametrize(("requant", "out_scale", "out_zero_point", "act", "square"), [
+    ("fast_floor", 0.02, -128, 0, True),  # clamp floor = output zero point
+    ("fast", 0.02, 3, 0, False),
+    ("fast", 0.01, 0, RELU_N1_TO_1, False),  # clamp below int8's range
+    ("exact", 0.001, 0, 0, False),  # s1 s2 / s_out = 2.25: a left shift
+])
+def test_same_shape_mul_is_one_flat_loop_bit_exact(requant, out_scale, out_zero_point, act, square):
+    model = _same_shape_mul_model(out_scale, out_zero_point, act, square)
+    files = render_model(plan_graph(read_graph(model)), source="test")
+    code = files["model/model.c"]
+    assert f"snn_requant_{requant}(a * b, &layer{1 - square}_requant)" in code
+    assert "for (int32_t i = 0; i < 128; ++i)" in code and "snn_mul_s8" not in code
+    inputs = extreme_inputs((4, 4, 8), SAMPLES, seed=9)
+    ref = checks.tflm_outputs(model, inputs)
+    got = run_generated_model(files, inputs.reshape(SAMPLES, -1), ref[0].size)
+    np.testing.assert_array_equal(got, ref.reshape(SAMPLES, -1))
+
+
+def test_broadcasting_mul_keeps_the_generic_kernel():
+    code = render_model(plan_graph(read_graph(elementwise_model())), source="test")["model/model.c"]
+    assert "layer4_run(" in code  # hs * b: same shapes
+    assert "snn_mul_const_s8(&layer11," in code  # r * a [16] constant: broadcast

@@ -682,29 +682,18 @@ _Static_assert(16384 + 8192 <= SNN_ACTIVATION_BYTES, "layer2 reaches outside the
 _Static_assert(512 + 512 <= SNN_ACTIVATION_BYTES, "layer2 reaches outside the arena");
 _Static_assert(0 + 512 <= SNN_ACTIVATION_BYTES, "layer2 reaches outside the arena");
 
-/* Layer 3: MUL, 512 elements */
-static const int32_t layer3_out_shape[4] = {
-    1, 8, 8, 8,
-};
-static const int32_t layer3_in1_strides[4] = {
-    0, 64, 8, 1,
-};
-static const int32_t layer3_in2_strides[4] = {
-    0, 64, 8, 1,
-};
-static const snn_mul_params_t layer3 = {
-    .size = 512,
-    .input1_offset = -27,
-    .input2_offset = -27,
-    .output_offset = -128,
-    .multiplier = 1760928685,
-    .shift = -6,
-    .act_min = -128,
-    .act_max = 127,
-    .out_shape = layer3_out_shape,
-    .in1_strides = layer3_in1_strides,
-    .in2_strides = layer3_in2_strides,
-};
+/* Layer 3: MUL, 512 elements, both operands of the output's shape.
+ * Specialised: one flat loop, fast_floor requantisation (first operand times 2 as it loads). */
+static const snn_requant_t layer3_requant = { 0, 1760928685, 6, -8160 };
+
+static void layer3_run(const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    for (int32_t i = 0; i < 512; ++i) {
+        int32_t a = 2 * (int32_t)in1[i] - 54;
+        int32_t b = (int32_t)in2[i] - 27;
+        out[i] = snn_sat_s8(snn_requant_fast_floor(a * b, &layer3_requant));
+    }
+}
 _Static_assert(512 + 512 <= SNN_ACTIVATION_BYTES, "layer3 reaches outside the arena");
 _Static_assert(512 + 512 <= SNN_ACTIVATION_BYTES, "layer3 reaches outside the arena");
 _Static_assert(0 + 512 <= SNN_ACTIVATION_BYTES, "layer3 reaches outside the arena");
@@ -848,29 +837,18 @@ static const snn_table_params_t layer5 = {
 _Static_assert(1024 + 512 <= SNN_ACTIVATION_BYTES, "layer5 reaches outside the arena");
 _Static_assert(1024 + 512 <= SNN_ACTIVATION_BYTES, "layer5 reaches outside the arena");
 
-/* Layer 6: MUL, 512 elements */
-static const int32_t layer6_out_shape[4] = {
-    1, 8, 8, 8,
-};
-static const int32_t layer6_in1_strides[4] = {
-    0, 64, 8, 1,
-};
-static const int32_t layer6_in2_strides[4] = {
-    0, 64, 8, 1,
-};
-static const snn_mul_params_t layer6 = {
-    .size = 512,
-    .input1_offset = -27,
-    .input2_offset = 128,
-    .output_offset = 24,
-    .multiplier = 1442354157,
-    .shift = -7,
-    .act_min = -128,
-    .act_max = 127,
-    .out_shape = layer6_out_shape,
-    .in1_strides = layer6_in1_strides,
-    .in2_strides = layer6_in2_strides,
-};
+/* Layer 6: MUL, 512 elements, both operands of the output's shape.
+ * Specialised: one flat loop, fast requantisation (first operand times 2 as it loads). */
+static const snn_requant_t layer6_requant = { 0, 1442354157, 7, 3136 };
+
+static void layer6_run(const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    for (int32_t i = 0; i < 512; ++i) {
+        int32_t a = 2 * (int32_t)in1[i] - 54;
+        int32_t b = (int32_t)in2[i] + 128;
+        out[i] = snn_sat_s8(snn_requant_fast(a * b, &layer6_requant));
+    }
+}
 _Static_assert(512 + 512 <= SNN_ACTIVATION_BYTES, "layer6 reaches outside the arena");
 _Static_assert(1024 + 512 <= SNN_ACTIVATION_BYTES, "layer6 reaches outside the arena");
 _Static_assert(512 + 512 <= SNN_ACTIVATION_BYTES, "layer6 reaches outside the arena");
@@ -883,13 +861,13 @@ const int8_t *snn_model_run(void)
     SNN_LAYER_DONE(1);
     layer2_run(snn_arena + 16384, snn_arena + 512, (int16_t *)(void *)(snn_arena + 0));
     SNN_LAYER_DONE(2);
-    snn_mul_s8(&layer3, snn_arena + 512, snn_arena + 512, snn_arena + 0);
+    layer3_run(snn_arena + 512, snn_arena + 512, snn_arena + 0);
     SNN_LAYER_DONE(3);
     layer4_run(snn_arena + 0, snn_arena + 1024, (int16_t *)(void *)(snn_arena + 1536));
     SNN_LAYER_DONE(4);
     snn_table_s8(&layer5, snn_arena + 1024, snn_arena + 1024);
     SNN_LAYER_DONE(5);
-    snn_mul_s8(&layer6, snn_arena + 512, snn_arena + 1024, snn_arena + 512);
+    layer6_run(snn_arena + 512, snn_arena + 1024, snn_arena + 512);
     SNN_LAYER_DONE(6);
     return snn_arena + 512;
 }

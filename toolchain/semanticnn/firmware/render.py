@@ -82,6 +82,33 @@ def _specialised_layer(plan, pos, layer, dsp, input_in_arena):
     )
 
 
+def _flat_mul_layer(plan, layer, input_in_arena):
+    """A same-shape MUL emitted as its own flat loop (mul_codegen)."""
+    from semanticnn.export.mul_codegen import mul_code
+
+    cname = f"layer{layer.index}"
+    code = mul_code(layer, cname, _summary(layer))
+    tensors = [*layer.inputs, layer.output]
+    return dict(
+        index=layer.index, op=layer.op, kind=layer.kind, code=code["code"], call=code["call"], cname=cname,
+        elided=False, static_asserts=_arena_asserts(plan, tensors),
+        args=[_tensor_expr(plan, t, input_in_arena) for t in tensors],
+    )
+
+
+def _layer_context(plan, pos, layer, dsp, input_in_arena):
+    from semanticnn.export.dwconv_codegen import dwconv2d_layer
+    from semanticnn.export.mul_codegen import is_flat_mul
+
+    if layer.kind == "conv2d":
+        return _specialised_layer(plan, pos, layer, dsp, input_in_arena)
+    if layer.kind == "depthwise_conv2d":
+        return dwconv2d_layer(plan, layer, dsp, input_in_arena)
+    if is_flat_mul(layer):
+        return _flat_mul_layer(plan, layer, input_in_arena)
+    return _generic_layer(plan, pos, layer, input_in_arena)
+
+
 def _generic_layer(plan, pos, layer, input_in_arena):
     """A layer run by its kernel in src/kernels.c with a params struct; an in-place copy runs nothing."""
     cname = f"layer{layer.index}"
@@ -107,15 +134,9 @@ def model_context(plan, source: str, dsp: bool = False, input_in_arena: bool = F
     ``dsp``: the core has SMLAD; ``input_in_arena``: the input is the arena buffer the
     memory plan gave it (snn-export's own runtime), else a separate ``snn_input`` array.
     """
-    from semanticnn.export.dwconv_codegen import dwconv2d_layer
     from semanticnn.export.layer_stats import layer_macs
 
-    layers = [
-        _specialised_layer(plan, pos, layer, dsp, input_in_arena) if layer.kind == "conv2d"
-        else dwconv2d_layer(plan, layer, dsp, input_in_arena) if layer.kind == "depthwise_conv2d"
-        else _generic_layer(plan, pos, layer, input_in_arena)
-        for pos, layer in enumerate(plan.layers)
-    ]
+    layers = [_layer_context(plan, pos, layer, dsp, input_in_arena) for pos, layer in enumerate(plan.layers)]
     return dict(
         source=source,
         layers=layers,
