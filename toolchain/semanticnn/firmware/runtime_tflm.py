@@ -31,7 +31,9 @@ _MICRO = "tensorflow/lite/micro"
 # the int16 and int4 variants (unused ones are dropped by --gc-sections).
 CMSIS_NN_SOURCE_GLOBS = tuple(
     f"{folder}/*_{kind}*.c"
-    for folder in ("ConvolutionFunctions", "BasicMathFunctions", "PoolingFunctions", "NNSupportFunctions")
+    for folder in ("ActivationFunctions", "BasicMathFunctions", "ConcatenationFunctions", "ConvolutionFunctions",
+                   "FullyConnectedFunctions", "NNSupportFunctions", "PadFunctions", "PoolingFunctions",
+                   "ReshapeFunctions", "SoftmaxFunctions", "TransposeFunctions")
     for kind in ("s4", "s8", "s16")
 ) + ("NNSupportFunctions/arm_q7_to_q15_with_offset.c", "NNSupportFunctions/arm_nntables.c")
 # The interpreter, allocator, memory planner and flatbuffer parsing; relative to the tree.
