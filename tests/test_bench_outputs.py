@@ -3,19 +3,12 @@
 import pytest
 
 from semanticnn.cli import bench_main
-from test_export_outputs import read_only
+from test_export_outputs import cli_error, read_only
 
 
 def bench_error(capsys, *args):
-    """Run snn-bench in this process; the one stderr line it printed (it must exit 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        bench_main([str(a) for a in args])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+    """``cli_error`` of snn-bench."""
+    return cli_error(bench_main, capsys, *args)
 
 
 @pytest.mark.parametrize("baud", [0, -5])

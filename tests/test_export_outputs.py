@@ -20,16 +20,21 @@ ROOT = Path(__file__).resolve().parents[1]
 ENCODER = ROOT / "models" / "encoder.pt"
 
 
-def export_error(capsys, *args):
-    """Run snn-export in this process; the one stderr line it printed (it must exit 2)."""
+def cli_error(main, capsys, *args):
+    """Run the entry point ``main`` in this process; the one stderr line it printed (it must exit 2)."""
     with pytest.raises(SystemExit) as exit_info:
-        export_main([str(a) for a in args])
+        main([str(a) for a in args])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
+
+
+def export_error(capsys, *args):
+    """``cli_error`` of snn-export."""
+    return cli_error(export_main, capsys, *args)
 
 
 @contextlib.contextmanager
