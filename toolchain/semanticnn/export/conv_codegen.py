@@ -19,7 +19,7 @@ import numpy as np
 
 from semanticnn.firmware.render import c_array_lines, render_template
 
-__all__ = ["conv2d_code", "conv2d_scratch_bytes", "fold_bias", "pack_weights", "k_padded"]
+__all__ = ["conv2d_code", "conv2d_scratch_bytes", "fold_bias", "inside_range", "pack_weights", "k_padded"]
 
 FAST_ACC_LIMIT = 1 << 30  # |acc| below this: 2 * acc fits int32, as SMMULR needs
 MAX_UNROLL = 32  # inner-loop iterations GCC may unroll fully
@@ -68,7 +68,7 @@ def _requant_rows(layer, folded):
     return "exact", [(int(b), int(m), int(s), zp) for b, m, s in zip(folded, mults, shifts, strict=True)]
 
 
-def _inside(pad, stride, dilation, k, size, out):
+def inside_range(pad, stride, dilation, k, size, out):
     """``[lo, hi)``: output positions whose every tap lies inside the input along one axis."""
     lo = -(-pad // stride)
     hi = (size - 1 + pad - (k - 1) * dilation) // stride + 1
@@ -91,8 +91,8 @@ def conv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
         (p["out_h"] - 1) * p["stride_h"] + (p["k_h"] - 1) * p["dil_h"] < p["in_h"]
         and (p["out_w"] - 1) * p["stride_w"] + (p["k_w"] - 1) * p["dil_w"] < p["in_w"]
     )
-    inside_y = _inside(p["pad_h"], p["stride_h"], p["dil_h"], p["k_h"], p["in_h"], p["out_h"])
-    inside_x = _inside(p["pad_w"], p["stride_w"], p["dil_w"], p["k_w"], p["in_w"], p["out_w"])
+    inside_y = inside_range(p["pad_h"], p["stride_h"], p["dil_h"], p["k_h"], p["in_h"], p["out_h"])
+    inside_x = inside_range(p["pad_w"], p["stride_w"], p["dil_w"], p["k_w"], p["in_w"], p["out_w"])
     saturate = (p["act_min"], p["act_max"]) == (-128, 127)
     clamp = ("snn_sat_s8(", ")") if saturate else ("snn_clamp_s8(", f", {p['act_min']}, {p['act_max']})")
     context = dict(

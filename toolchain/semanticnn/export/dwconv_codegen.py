@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from semanticnn.export.conv_codegen import _requant_rows, fold_bias, pack_weights
+from semanticnn.export.conv_codegen import _requant_rows, fold_bias, inside_range, pack_weights
 from semanticnn.firmware.render import c_array_lines, render_template
 
 __all__ = ["dwconv2d_code", "dwconv2d_layer", "dsp_lanes", "channel_weights"]
@@ -41,12 +41,6 @@ def _tap_offsets(p):
             for ky in range(p["k_h"]) for kx in range(p["k_w"])]
 
 
-def _inside(pad, stride, dilation, k, size, out):
-    lo = -(-pad // stride)
-    hi = (size - 1 + pad - (k - 1) * dilation) // stride + 1
-    return min(lo, out), max(min(hi, out), min(lo, out))
-
-
 def dwconv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
     """``{"code": C text, "call": function name}`` for one depthwise layer."""
     p = layer.params
@@ -65,8 +59,8 @@ def dwconv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
         clamp_open=clamp[0], clamp_close=clamp[1], index=layer.index, c=cname, summary=summary, lanes=lanes,
         requant=requant, requant_rows=rows, taps=_tap_offsets(p),
         weight_rows=[c_array_lines(row * scale) for row in packed], row_len=packed.shape[1] * packed.shape[2],
-        inside_y=_inside(p["pad_h"], p["stride_h"], p["dil_h"], p["k_h"], p["in_h"], p["out_h"]),
-        inside_x=_inside(p["pad_w"], p["stride_w"], p["dil_w"], p["k_w"], p["in_w"], p["out_w"]),
+        inside_y=inside_range(p["pad_h"], p["stride_h"], p["dil_h"], p["k_h"], p["in_h"], p["out_h"]),
+        inside_x=inside_range(p["pad_w"], p["stride_w"], p["dil_w"], p["k_w"], p["in_w"], p["out_w"]),
         zero_point_row=c_array_lines([-p["input_offset"]] * p["in_c"]), multiplier=p["depth_multiplier"],
         **{name: p[name] for name in (
             "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
