@@ -19,9 +19,8 @@ from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
-from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, find_trees, get_runtime
+from semanticnn.firmware.runtimes import DEFAULT_RUNTIME
 from semanticnn.firmware.sq import sq_params, symbols_from_output
-from semanticnn.firmware.targets import get_target
 from semanticnn.provenance import provenance
 
 __all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input", "float_symbols"]
@@ -63,11 +62,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
 
         return export_tflite(checkpoint, target_name, out_dir, mtu=mtu, render_project=render_project, force=force,
                              runtime=runtime, runtime_trees=runtime_trees)
-    target = get_target(target_name)
-    chosen_runtime = get_runtime(runtime)
-    trees = find_trees(chosen_runtime, runtime_trees)
-    preflight.check_mtu(mtu)
-    preflight.check_destination(out_dir, force)
+    target, chosen_runtime, trees = preflight.check_export(target_name, runtime, runtime_trees, mtu, out_dir, force)
     checkpoint = Path(checkpoint)
     encoder = load_encoder(checkpoint)
     preflight.check_mapping(encoder.config["mapping"], checkpoint)

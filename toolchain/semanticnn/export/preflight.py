@@ -8,9 +8,11 @@ from semanticnn.bench.framing import MAX_RESULT_BYTES
 from semanticnn.channel.bits import MAPPINGS
 from semanticnn.channel.packets import HEADER_BYTES
 from semanticnn.errors import ConfigError
+from semanticnn.firmware.runtimes import find_trees, get_runtime
+from semanticnn.firmware.targets import get_target
 from semanticnn.output_paths import check_project_dir
 
-__all__ = ["MANIFEST_FILE", "MAX_MTU", "check_mtu", "check_mapping", "check_destination"]
+__all__ = ["MANIFEST_FILE", "MAX_MTU", "check_export", "check_mtu", "check_mapping", "check_destination"]
 
 MANIFEST_FILE = "export.json"
 """The manifest every export writes; its presence marks a directory as an earlier export."""
@@ -41,3 +43,13 @@ def check_mapping(mapping, checkpoint):
 def check_destination(out_dir, force=False):
     """Raise ConfigError unless ``out_dir`` is new, empty or an earlier export (``force``: replace anyway)."""
     check_project_dir(out_dir, MANIFEST_FILE, force)
+
+
+def check_export(target_name, runtime, runtime_trees, mtu, out_dir, force):
+    """The checks every export runs first; returns ``(target, runtime, source trees)``."""
+    target = get_target(target_name)
+    chosen_runtime = get_runtime(runtime)
+    trees = find_trees(chosen_runtime, runtime_trees)
+    check_mtu(mtu)
+    check_destination(out_dir, force)
+    return target, chosen_runtime, trees

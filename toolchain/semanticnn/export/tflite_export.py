@@ -20,8 +20,7 @@ from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import RAW_MAPPING, STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
-from semanticnn.firmware.runtimes import DEFAULT_RUNTIME, find_trees, get_runtime
-from semanticnn.firmware.targets import get_target
+from semanticnn.firmware.runtimes import DEFAULT_RUNTIME
 from semanticnn.provenance import provenance
 
 __all__ = ["CHECK_INPUTS", "check_inputs", "export_tflite"]
@@ -54,11 +53,7 @@ def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_proj
     """
     from semanticnn.firmware.project import render_project as default_render_project
 
-    target = get_target(target_name)
-    chosen_runtime = get_runtime(runtime)
-    trees = find_trees(chosen_runtime, runtime_trees)
-    preflight.check_mtu(mtu)
-    preflight.check_destination(out_dir, force)
+    target, chosen_runtime, trees = preflight.check_export(target_name, runtime, runtime_trees, mtu, out_dir, force)
     model_path = Path(model_path)
     model_bytes = _read_model(model_path)
     plan = plan_graph(read_graph(model_bytes))
