@@ -36,13 +36,20 @@ SHAPES = {  # name -> (input HWC, [(out_c, kernel, stride, dilation, same, act, 
     "exact_requant": ((7, 7, 3), [(4, 3, 1, 1, True, 0, 0.003)]),  # scale >= 0.5: TFLite's own path
 }
 N_INPUTS = 6
+RELU6 = 3
 DEPTHWISE = {  # name -> (input HWC, (multiplier, kernel, stride, dilation, same, act))
-    "dw_m1_s1_same_lanes": ((9, 8, 8), (1, 3, 1, 1, True, RELU)),  # SXTB16 lanes on DSP
-    "dw_m1_s2_valid_lanes": ((11, 10, 16), (1, 3, 2, 1, False, 0)),
+    "dw_m1_s2_valid_lanes": ((11, 10, 16), (1, 3, 2, 1, False, 0)),  # no ReLU: per-tap, SXTB16 lanes on DSP
     "dw_m1_dilated_same_lanes": ((10, 9, 12), (1, 3, 1, 2, True, 0)),
-    "dw_m2_s1_same": ((8, 8, 8), (2, 3, 1, 1, True, 0)),  # multiplier 2: portable everywhere
-    "dw_m2_s2_valid_5x5": ((12, 11, 10), (2, 5, 2, 1, False, RELU)),
+    "dw_m2_s1_same": ((8, 8, 8), (2, 3, 1, 1, True, 0)),  # multiplier 2 without ReLU: per-tap everywhere
     "dw_m1_s2_same_odd_c": ((9, 9, 9), (1, 3, 2, 1, True, 0)),  # in_c 9: no lanes
+    # the packed path (ReLU floor at the zero point): tap pairs, SMMLA + SSAT, border classes
+    "packed_m1_s1_same": ((9, 8, 8), (1, 3, 1, 1, True, RELU)),
+    "packed_m2_s2_valid_5x5": ((12, 11, 10), (2, 5, 2, 1, False, RELU)),
+    "packed_m1_5x5_valid_relu6": ((9, 10, 8), (1, 5, 1, 1, False, RELU6)),  # 12 pairs + 1, clamp at 6
+    "dw_m1_5x5_same_relu_lanes": ((9, 10, 8), (1, 5, 1, 1, True, RELU)),  # 25 border classes: per-tap, smaller
+    "packed_m1_dilated_s2_same": ((11, 10, 8), (1, 3, 2, 2, True, RELU)),
+    "packed_m2_2x2_even_same": ((7, 8, 6), (2, 2, 1, 1, True, RELU6)),  # no lone tap, one-sided padding
+    "packed_m1_3x3_on_2x2": ((2, 2, 12), (1, 3, 1, 1, True, RELU)),  # no inside pixel: every class a border
 }
 
 
@@ -83,8 +90,12 @@ def dw_model(shape, conv, seed=3):
     return m.build([x], [y])
 
 
-@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
-@pytest.mark.parametrize("name", sorted(DEPTHWISE))
+# The packed path emits the same C for both (src/specialised.h picks the DSP or portable helpers).
+DEPTHWISE_CASES = [(name, dsp) for name in sorted(DEPTHWISE) for dsp in (True, False)
+                   if dsp or not name.startswith("packed")]
+
+
+@pytest.mark.parametrize("name, dsp", DEPTHWISE_CASES)
 def test_specialised_depthwise_is_bit_exact_with_tflite_micro(name, dsp):
     shape, conv = DEPTHWISE[name]
     model = dw_model(shape, conv)
@@ -95,6 +106,7 @@ def test_specialised_depthwise_is_bit_exact_with_tflite_micro(name, dsp):
     assert len(np.unique(ref)) > 6
     code = files["model/model.c"]
     assert "DEPTHWISE_CONV_2D" in code and "snn_depthwise_conv2d_s8(" not in code
+    assert ("SNN_DW_REQUANT(" in code) is name.startswith("packed")
     assert ("snn_sxtb16_ror8(x)" in code) is (dsp and "lanes" in name)
 
 
@@ -164,6 +176,52 @@ def test_const_bytes_counts_int32_arrays_as_four_bytes():
     plan = plan_graph(read_graph(m.build([x], [flat])))
     # conv: 3 rows of k_pad = 4 int16 weights and a 16-byte requant row each; reshape: no arrays
     assert const_bytes(plan.layers) == plan.const_bytes == 3 * (4 * 2 + 16)
+
+
+def tflite_requant(acc, m, right, zp, lo, hi):
+    """TFLite's MultiplyByQuantizedMultiplier (right shift) + zero point + clamp, in Python ints."""
+    ab = acc * m
+    x = (ab + (1 << 30) if ab >= 0 else ab + 1 - (1 << 30))
+    x = -(-x >> 31) if x < 0 and x % (1 << 31) else x >> 31 if x >= 0 else x // (1 << 31)
+    mask, rem = (1 << right) - 1, x & ((1 << right) - 1)
+    q = (x >> right) + (rem > (mask >> 1) + (x < 0))
+    return min(max(q + zp, lo), hi)
+
+
+def test_packed_requant_is_tflite_arithmetic_on_ties_and_extremes():
+    """SMMLA + SSAT with the common shift (dwconv_packed) against TFLite, ties and m = 2^30 included."""
+    from semanticnn.export.dwconv_packed import _rounding
+
+    rng = np.random.default_rng(0)
+    rights = np.array([1, 3, 7, 10, 12])
+    shift = int(rights.max()) + 1
+    for zp, lo, hi in ((-128, -128, 127), (5, 5, 127), (-38, -38, 40)):
+        rounding = _rounding({"output_offset": zp}, rights, shift)
+        for right, r in zip(rights, rounding, strict=True):
+            for m in (1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31))):
+                accs = list(rng.integers(-(1 << 20), 1 << 20, 300)) + [-(1 << 20), 1 << 20, -1, 0, 1]
+                ties = [((k << right) + (1 << (right - 1))) * (1 << 31) // m for k in range(-40, 40)]
+                for acc in map(int, accs + ties + [t + 1 for t in ties] + [t - 1 for t in ties]):
+                    acc2 = acc << (1 + shift - int(right))
+                    v = min(max((r + ((acc2 * m) >> 32)) >> shift, -128), 127)
+                    assert min(max(v, lo), hi) == tflite_requant(acc, m, int(right), zp, lo, hi), (acc, m, right)
+
+
+C_ARRAY_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4, "snn_requant_t": 16}
+
+
+def test_const_bytes_counts_depthwise_arrays_as_the_generated_c_declares_them():
+    """Regression: depthwise weights were counted as int8 though the generated C stores them wider."""
+    m = ModelBuilder(seed=6)
+    x = m.act((1, 6, 6, 8), 0.03, 2)
+    y, s = m.conv(x, 0.03, 0, 3, depthwise=True, act=RELU)  # packed: 2 groups of 4 + 16 + 2 + 8 words
+    y, s = m.conv(y, s, 0, 3, depthwise=True)  # no ReLU: int16 weights, requant rows, zero point row
+    plan = plan_graph(read_graph(m.build([x], [y])))
+    code = render_model(plan, "test", dsp=True)["model/model.c"]
+    arrays = re.findall(r"static const (\w+) layer\d+_\w+((?:\[\d+\])+)", code)
+    declared = sum(C_ARRAY_BYTES[ctype] * int(np.prod([int(n) for n in re.findall(r"\d+", dims)]))
+                   for ctype, dims in arrays)
+    assert const_bytes(plan.layers) == plan.const_bytes == declared == 2 * 30 * 4 + 8 * (9 * 2 + 16) + 8
 
 
 needs_qemu = pytest.mark.skipif(

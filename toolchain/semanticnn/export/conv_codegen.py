@@ -21,6 +21,7 @@ from semanticnn.firmware.render import c_array_lines, render_template
 
 __all__ = ["conv2d_code", "conv2d_scratch_bytes", "fold_bias", "inside_range", "pack_weights", "k_padded"]
 
+REQUANT_ROW_BYTES = 16  # sizeof(snn_requant_t): bias, multiplier, shift, round
 FAST_ACC_LIMIT = 1 << 30  # |acc| below this: 2 * acc fits int32, as SMMULR needs
 MAX_UNROLL = 32  # inner-loop iterations GCC may unroll fully
 

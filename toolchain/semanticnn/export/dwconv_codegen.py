@@ -1,6 +1,10 @@
 """C specialised per DEPTHWISE_CONV_2D layer: shapes constant, offset folded, weights pre-packed.
 
-Output channel ``oc`` reads input channel ``oc // multiplier``. Per output pixel the exporter's
+Output channel ``oc`` reads input channel ``oc // multiplier``. Where dwconv_packed's path applies
+(multiplier 1 with ``in_c % 4 == 0`` or multiplier 2 with ``in_c`` even, a clamp floor at or
+above the output zero point, every shift a right shift) it runs, on every core: SMLAD on tap
+pairs, SMMLA + SSAT requantisation (dwconv2d_packed.c.j2; the same C with portable helpers on
+cores without DSP). Otherwise the per-tap code below: per output pixel the exporter's
 code loops over channels, each over the ``k_h * k_w`` taps (unrolled). It reuses conv_codegen's
 decisions: the input offset folded into the bias (padding taps read a row of the input zero
 point, whose offset-corrected value is 0, so the fold stays exact), the requantisation path
@@ -16,16 +20,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from semanticnn.export.conv_codegen import _requant_rows, fold_bias, inside_range, pack_weights
+from semanticnn.export.conv_codegen import REQUANT_ROW_BYTES, _requant_rows, fold_bias, inside_range, pack_weights
+from semanticnn.export.dwconv_packed import channel_weights, packed_plan
 from semanticnn.firmware.render import c_array_lines, render_template
 
-__all__ = ["dwconv2d_code", "dwconv2d_layer", "dsp_lanes", "channel_weights"]
-
-
-def channel_weights(layer) -> np.ndarray:
-    """The filter ``[1, k_h, k_w, out_c]`` as ``[out_c, taps]`` int64."""
-    p = layer.params
-    return np.asarray(layer.arrays["weights"][1], np.int64).reshape(p["k_h"] * p["k_w"], p["out_c"]).T
+__all__ = ["dwconv2d_code", "dwconv2d_const_bytes", "dwconv2d_layer", "dsp_lanes", "channel_weights"]
 
 
 def dsp_lanes(weights: np.ndarray) -> np.ndarray:
@@ -41,8 +40,32 @@ def _tap_offsets(p):
             for ky in range(p["k_h"]) for kx in range(p["k_w"])]
 
 
+def dwconv2d_const_bytes(layer) -> int:
+    """Flash of the layer's constant arrays as its emitted C declares them."""
+    packed = packed_plan(layer)
+    if packed is not None:
+        return 4 * len(packed["data"]) * len(packed["data"][0])
+    p = layer.params
+    return p["out_c"] * (2 * p["k_h"] * p["k_w"] + REQUANT_ROW_BYTES) + p["in_c"]  # weights, requant, zero point row
+
+
+def _packed_code(layer, plan, cname, summary):
+    """The packed path's C (dwconv_packed decided every value)."""
+    p = layer.params
+    context = dict(
+        index=layer.index, c=cname, summary=summary, input_zero_point=-p["input_offset"],
+        words=len(plan["data"][0]), data=[c_array_lines(row) for row in plan["data"]],
+        **{name: plan[name] for name in ("group_in_c", "groups", "shift", "regions", "classes", "n_pairs", "lone")},
+        **{name: p[name] for name in ("in_w", "in_c", "out_w", "out_c", "stride_h", "stride_w", "act_min", "act_max")},
+    )
+    return dict(code=render_template("dwconv2d_packed.c.j2", context), call=f"{cname}_run")
+
+
 def dwconv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
     """``{"code": C text, "call": function name}`` for one depthwise layer."""
+    packed = packed_plan(layer)
+    if packed is not None:
+        return _packed_code(layer, packed, cname, summary)
     p = layer.params
     weights = channel_weights(layer)
     folded = fold_bias(weights, np.asarray(layer.arrays["bias"][1], np.int64), p["input_offset"])

@@ -17,14 +17,14 @@ tflite_micro's ``arena_used_bytes()`` minus its bookkeeping.
 
 import numpy as np
 
-from semanticnn.export.conv_codegen import conv2d_scratch_bytes, k_padded
+from semanticnn.export.conv_codegen import REQUANT_ROW_BYTES, conv2d_scratch_bytes, k_padded
+from semanticnn.export.dwconv_codegen import dwconv2d_const_bytes
 
 __all__ = ["ARENA_ALIGN", "IN_PLACE_KINDS", "MemoryPlan", "plan_memory", "const_bytes", "scratch_bytes"]
 
 ARENA_ALIGN = 16
 IN_PLACE_KINDS = ("table", "copy", "prelu", "add", "sub", "mul", "add_const", "sub_const", "mul_const")
 C_TYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "uint32_t": 4}
-REQUANT_ROW_BYTES = 16  # snn_requant_t
 
 
 class MemoryPlan:
@@ -106,6 +106,9 @@ def const_bytes(layers) -> int:
             p = layer.params
             k = p["k_h"] * p["k_w"] * p["in_c"]
             total += p["out_c"] * (k_padded(k) * 2 + REQUANT_ROW_BYTES)
+            continue
+        if layer.kind == "depthwise_conv2d":
+            total += dwconv2d_const_bytes(layer)
             continue
         total += sum(np.asarray(v).size * C_TYPE_BYTES[ctype] for ctype, v in layer.arrays.values())
     return total

@@ -20,6 +20,8 @@
 
 /* A 32-bit word of two int16 lanes, read from int16 arrays (may alias them). */
 typedef uint32_t __attribute__((may_alias, aligned(4))) snn_word_t;
+/* Two int8 (or one int16) read from int8 arrays. */
+typedef uint16_t __attribute__((may_alias, aligned(2))) snn_half_t;
 /* Two such words, loaded in one LDRD. */
 typedef uint64_t __attribute__((may_alias, aligned(8))) snn_dword_t;
 
@@ -67,6 +69,91 @@ static inline uint32_t snn_sxtb16_ror8(uint32_t x)
 #endif
 }
 
+/* The low halves of a and b as one word: (a.lo, b.lo), one PKHBT. */
+static inline uint32_t snn_pack_lo(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFFu) | (b << 16);
+}
+
+/* The high halves of a and b as one word: (a.hi, b.hi), one PKHTB. */
+static inline uint32_t snn_pack_hi(uint32_t a, uint32_t b)
+{
+    return (a >> 16) | (b & 0xFFFF0000u);
+}
+
+/* acc + lo(x) * lo(y): SMLABB. */
+static inline int32_t snn_smlabb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return acc + (int32_t)(int16_t)x * (int16_t)y;
+}
+
+/* acc + lo(x) * hi(y): SMLABT. */
+static inline int32_t snn_smlabt(uint32_t x, uint32_t y, int32_t acc)
+{
+    return acc + (int32_t)(int16_t)x * ((int32_t)y >> 16);
+}
+
+/* acc + hi(x) * hi(y): SMLATT. */
+static inline int32_t snn_smlatt(uint32_t x, uint32_t y, int32_t acc)
+{
+    return acc + ((int32_t)x >> 16) * ((int32_t)y >> 16);
+}
+
+/* acc + the high word of the 64-bit product a * b (rounded down): SMMLA. */
+static inline int32_t snn_smmla(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+
+    __asm("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return acc + (int32_t)(((int64_t)a * b) >> 32);
+#endif
+}
+
+/* Per byte, the larger (snn_max_s8x4) or smaller (snn_min_s8x4) of two words of four int8:
+ * SSUB8 sets a GE flag per byte, SEL picks by them. */
+static inline uint32_t snn_max_s8x4(uint32_t x, uint32_t y)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t d, r;
+
+    __asm("ssub8 %0, %2, %3\n\tsel %1, %2, %3" : "=&r"(d), "=r"(r) : "r"(x), "r"(y) : "cc");
+    (void)d;
+    return r;
+#else
+    uint32_t r = 0;
+
+    for (int32_t i = 0; i < 32; i += 8) {
+        int8_t a = (int8_t)(x >> i), b = (int8_t)(y >> i);
+
+        r |= (uint32_t)(uint8_t)(a > b ? a : b) << i;
+    }
+    return r;
+#endif
+}
+
+static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t d, r;
+
+    __asm("ssub8 %0, %2, %3\n\tsel %1, %3, %2" : "=&r"(d), "=r"(r) : "r"(x), "r"(y) : "cc");
+    (void)d;
+    return r;
+#else
+    uint32_t r = 0;
+
+    for (int32_t i = 0; i < 32; i += 8) {
+        int8_t a = (int8_t)(x >> i), b = (int8_t)(y >> i);
+
+        r |= (uint32_t)(uint8_t)(a < b ? a : b) << i;
+    }
+    return r;
+#endif
+}
+
 /* Four int16 products of two columns (a, and b = a + col_bytes) with two weight rows
  * (w, and w + row_bytes) into four accumulators: acc[column + 2 * row]. Advances a and
  * w by 8 bytes; col_bytes and row_bytes at most 1020 (an LDRD offset). On DSP cores:
@@ -106,6 +193,213 @@ static inline uint32_t snn_sxtb16_ror8(uint32_t x)
         }                                                                                     \
         (a) += 8;                                                                             \
         (w) += 8;                                                                             \
+    } while (0)
+#endif
+
+/* The packed depthwise path (dwconv2d_packed.c.j2). d walks one group's int32 words, 8 bytes a
+ * step: 4 biases, 4 weight words a tap pair, 2 for a lone tap, then (multiplier, rounding) per
+ * output channel. acc0..acc3 are the group's four output channels. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* LDM loads a group's words four at a time (one instruction), into fixed registers: the
+ * accumulators live in r0-r3, each step's four weight words in r8-r11. */
+#define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3)                                            \
+    register int32_t acc0 __asm("r0");                                                        \
+    register int32_t acc1 __asm("r1");                                                        \
+    register int32_t acc2 __asm("r2");                                                        \
+    register int32_t acc3 __asm("r3")
+
+#define SNN_DW_BIAS(d, acc0, acc1, acc2, acc3)                                                 \
+    __asm("ldmia %[pd]!, {r0, r1, r2, r3}"                                                    \
+          : [pd] "+r"(d), "=r"(acc0), "=r"(acc1), "=r"(acc2), "=r"(acc3)                       \
+          :                                                                                   \
+          : "memory")
+
+/* Multiplier 1: word_a, word_b (variables, overwritten) are 4 channels of taps t and t';
+ * PKHBT/PKHTB pair each channel's two taps, SXTB16 widens them, one SMLAD per channel:
+ * 8 MACs in 11 instructions after the input loads. */
+#define SNN_DW_PAIR4(word_a, word_b, d, acc0, acc1, acc2, acc3)                                \
+    do {                                                                                      \
+        register uint32_t w0_ __asm("r8"), w1_ __asm("r9"), w2_ __asm("r10"), w3_ __asm("r11"); \
+        uint32_t lo_;                                                                         \
+        __asm("ldmia %[pd]!, {r8, r9, r10, r11}\n\t"                                          \
+              "pkhbt %[lo], %[xa], %[xb], lsl #16\n\t"                                       \
+              "pkhtb %[xb], %[xb], %[xa], asr #16\n\t"                                       \
+              "sxtb16 %[xa], %[lo]\n\t"                                                      \
+              "sxtb16 %[lo], %[lo], ror #8\n\t"                                              \
+              "smlad %[c0], %[xa], %[w0], %[c0]\n\t"                                         \
+              "smlad %[c1], %[lo], %[w1], %[c1]\n\t"                                         \
+              "sxtb16 %[xa], %[xb]\n\t"                                                      \
+              "sxtb16 %[xb], %[xb], ror #8\n\t"                                              \
+              "smlad %[c2], %[xa], %[w2], %[c2]\n\t"                                         \
+              "smlad %[c3], %[xb], %[w3], %[c3]"                                             \
+              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+                [xa] "+r"(word_a), [xb] "+r"(word_b), [lo] "=&r"(lo_), [w0] "=&r"(w0_),        \
+                [w1] "=&r"(w1_), [w2] "=&r"(w2_), [w3] "=&r"(w3_)                           \
+              :                                                                             \
+              : "memory");                                                                  \
+    } while (0)
+
+/* Both taps of a pair in the padding: (zp, zp) times each channel's weight pair. */
+#define SNN_DW_PADDED_PAIR(zp_pair, d, acc0, acc1, acc2, acc3)                                 \
+    do {                                                                                      \
+        register uint32_t w0_ __asm("r8"), w1_ __asm("r9"), w2_ __asm("r10"), w3_ __asm("r11"); \
+        __asm("ldmia %[pd]!, {r8, r9, r10, r11}\n\t"                                          \
+              "smlad %[c0], %[z], %[w0], %[c0]\n\t"                                          \
+              "smlad %[c1], %[z], %[w1], %[c1]\n\t"                                          \
+              "smlad %[c2], %[z], %[w2], %[c2]\n\t"                                          \
+              "smlad %[c3], %[z], %[w3], %[c3]"                                              \
+              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+                [w0] "=&r"(w0_), [w1] "=&r"(w1_), [w2] "=&r"(w2_), [w3] "=&r"(w3_)           \
+              : [z] "r"(zp_pair)                                                            \
+              : "memory");                                                                  \
+    } while (0)
+
+#define SNN_DW_PAIR2(both, d, acc0, acc1, acc2, acc3)                                          \
+    do {                                                                                      \
+        register uint32_t w0_ __asm("r8"), w1_ __asm("r9"), w2_ __asm("r10"), w3_ __asm("r11"); \
+        uint32_t e_;                                                                          \
+        __asm("ldmia %[pd]!, {r8, r9, r10, r11}\n\t"                                          \
+              "sxtb16 %[e], %[x]\n\t"                                                        \
+              "sxtb16 %[x], %[x], ror #8\n\t"                                                \
+              "smlad %[c0], %[e], %[w0], %[c0]\n\t"                                          \
+              "smlad %[c1], %[e], %[w1], %[c1]\n\t"                                          \
+              "smlad %[c2], %[x], %[w2], %[c2]\n\t"                                          \
+              "smlad %[c3], %[x], %[w3], %[c3]"                                              \
+              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+                [x] "+r"(both), [e] "=&r"(e_), [w0] "=&r"(w0_), [w1] "=&r"(w1_), [w2] "=&r"(w2_), \
+                [w3] "=&r"(w3_)                                                             \
+              :                                                                             \
+              : "memory");                                                                  \
+    } while (0)
+
+/* A lone tap t (4 channels of multiplier 1, or 2 channels of multiplier 2 in the low half):
+ * SXTB16 gives lanes (c0, c2) and (c1, c3), or (c0, -) and (c1, -); SMLABB/SMLATT/SMLABT. */
+#define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3)                                             \
+    do {                                                                                      \
+        uint32_t e_, o_, w0_, w1_;                                                            \
+        __asm("sxtb16 %[e], %[x]\n\t"                                                        \
+              "ldrd %[w0], %[w1], [%[pd]], #8\n\t"                                           \
+              "sxtb16 %[o], %[x], ror #8\n\t"                                                \
+              "smlabb %[c0], %[e], %[w0], %[c0]\n\t"                                         \
+              "smlatt %[c2], %[e], %[w0], %[c2]\n\t"                                         \
+              "smlabb %[c1], %[o], %[w1], %[c1]\n\t"                                         \
+              "smlatt %[c3], %[o], %[w1], %[c3]"                                             \
+              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+                [e] "=&r"(e_), [o] "=&r"(o_), [w0] "=&r"(w0_), [w1] "=&r"(w1_)               \
+              : [x] "r"(t)                                                                  \
+              : "memory");                                                                  \
+    } while (0)
+
+#define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3)                                             \
+    do {                                                                                      \
+        uint32_t e_, o_, w0_, w1_;                                                            \
+        __asm("sxtb16 %[e], %[x]\n\t"                                                        \
+              "ldrd %[w0], %[w1], [%[pd]], #8\n\t"                                           \
+              "sxtb16 %[o], %[x], ror #8\n\t"                                                \
+              "smlabb %[c0], %[e], %[w0], %[c0]\n\t"                                         \
+              "smlabt %[c1], %[e], %[w0], %[c1]\n\t"                                         \
+              "smlabb %[c2], %[o], %[w1], %[c2]\n\t"                                         \
+              "smlabt %[c3], %[o], %[w1], %[c3]"                                             \
+              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+                [e] "=&r"(e_), [o] "=&r"(o_), [w0] "=&r"(w0_), [w1] "=&r"(w1_)               \
+              : [x] "r"(t)                                                                  \
+              : "memory");                                                                  \
+    } while (0)
+
+/* The four accumulators to four int8 in one word (byte i: channel i): per channel SMMLA with
+ * (multiplier, rounding) and SSAT #8 after ASR #shift, BFI into place. */
+#define SNN_DW_REQUANT(d, acc0, acc1, acc2, acc3, shift, packed)                               \
+    do {                                                                                      \
+        register uint32_t m0_ __asm("r8"), r0_ __asm("r9"), m1_ __asm("r10"), r1_ __asm("r11"); \
+        uint32_t t_;                                                                          \
+        __asm("ldmia %[pd]!, {r8, r9, r10, r11}\n\t"                                          \
+              "smmla %[v], %[c0], %[m0], %[r0]\n\t"                                          \
+              "smmla %[t], %[c1], %[m1], %[r1]\n\t"                                          \
+              "ssat %[v], #8, %[v], asr %[s]\n\t"                                            \
+              "ssat %[t], #8, %[t], asr %[s]\n\t"                                            \
+              "bfi %[v], %[t], #8, #8\n\t"                                                   \
+              "ldmia %[pd]!, {r8, r9, r10, r11}\n\t"                                          \
+              "smmla %[t], %[c2], %[m0], %[r0]\n\t"                                          \
+              "smmla %[m0], %[c3], %[m1], %[r1]\n\t"                                         \
+              "ssat %[t], #8, %[t], asr %[s]\n\t"                                            \
+              "ssat %[m0], #8, %[m0], asr %[s]\n\t"                                          \
+              "bfi %[v], %[t], #16, #8\n\t"                                                  \
+              "bfi %[v], %[m0], #24, #8"                                                     \
+              : [pd] "+r"(d), [v] "=&r"(packed), [t] "=&r"(t_), [m0] "=&r"(m0_), [r0] "=&r"(r0_), \
+                [m1] "=&r"(m1_), [r1] "=&r"(r1_)                                            \
+              : [c0] "r"(acc0), [c1] "r"(acc1), [c2] "r"(acc2), [c3] "r"(acc3), [s] "n"(shift) \
+              : "memory");                                                                  \
+    } while (0)
+#else
+#define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3) int32_t acc0, acc1, acc2, acc3
+
+#define SNN_DW_BIAS(d, acc0, acc1, acc2, acc3)                                                 \
+    do {                                                                                      \
+        (acc0) = (d)[0];                                                                      \
+        (acc1) = (d)[1];                                                                      \
+        (acc2) = (d)[2];                                                                      \
+        (acc3) = (d)[3];                                                                      \
+        (d) += 4;                                                                             \
+    } while (0)
+
+#define SNN_DW_PAIR4(word_a, word_b, d, acc0, acc1, acc2, acc3)                                \
+    do {                                                                                      \
+        uint32_t lo_ = snn_pack_lo((word_a), (word_b)), hi_ = snn_pack_hi((word_a), (word_b)); \
+        (acc0) = snn_smlad(snn_sxtb16(lo_), (uint32_t)(d)[0], (acc0));                        \
+        (acc1) = snn_smlad(snn_sxtb16_ror8(lo_), (uint32_t)(d)[1], (acc1));                   \
+        (acc2) = snn_smlad(snn_sxtb16(hi_), (uint32_t)(d)[2], (acc2));                        \
+        (acc3) = snn_smlad(snn_sxtb16_ror8(hi_), (uint32_t)(d)[3], (acc3));                   \
+        (d) += 4;                                                                             \
+    } while (0)
+
+#define SNN_DW_PADDED_PAIR(zp_pair, d, acc0, acc1, acc2, acc3)                                 \
+    do {                                                                                      \
+        (acc0) = snn_smlad((zp_pair), (uint32_t)(d)[0], (acc0));                              \
+        (acc1) = snn_smlad((zp_pair), (uint32_t)(d)[1], (acc1));                              \
+        (acc2) = snn_smlad((zp_pair), (uint32_t)(d)[2], (acc2));                              \
+        (acc3) = snn_smlad((zp_pair), (uint32_t)(d)[3], (acc3));                              \
+        (d) += 4;                                                                             \
+    } while (0)
+
+#define SNN_DW_PAIR2(both, d, acc0, acc1, acc2, acc3)                                          \
+    do {                                                                                      \
+        uint32_t e_ = snn_sxtb16(both), o_ = snn_sxtb16_ror8(both);                           \
+        (acc0) = snn_smlad(e_, (uint32_t)(d)[0], (acc0));                                     \
+        (acc1) = snn_smlad(e_, (uint32_t)(d)[1], (acc1));                                     \
+        (acc2) = snn_smlad(o_, (uint32_t)(d)[2], (acc2));                                     \
+        (acc3) = snn_smlad(o_, (uint32_t)(d)[3], (acc3));                                     \
+        (d) += 4;                                                                             \
+    } while (0)
+
+#define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3)                                             \
+    do {                                                                                      \
+        uint32_t e_ = snn_sxtb16(t), o_ = snn_sxtb16_ror8(t);                                 \
+        (acc0) = snn_smlabb(e_, (uint32_t)(d)[0], (acc0));                                    \
+        (acc2) = snn_smlatt(e_, (uint32_t)(d)[0], (acc2));                                    \
+        (acc1) = snn_smlabb(o_, (uint32_t)(d)[1], (acc1));                                    \
+        (acc3) = snn_smlatt(o_, (uint32_t)(d)[1], (acc3));                                    \
+        (d) += 2;                                                                             \
+    } while (0)
+
+#define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3)                                             \
+    do {                                                                                      \
+        uint32_t e_ = snn_sxtb16(t), o_ = snn_sxtb16_ror8(t);                                 \
+        (acc0) = snn_smlabb(e_, (uint32_t)(d)[0], (acc0));                                    \
+        (acc1) = snn_smlabt(e_, (uint32_t)(d)[0], (acc1));                                    \
+        (acc2) = snn_smlabb(o_, (uint32_t)(d)[1], (acc2));                                    \
+        (acc3) = snn_smlabt(o_, (uint32_t)(d)[1], (acc3));                                    \
+        (d) += 2;                                                                             \
+    } while (0)
+
+#define SNN_DW_REQUANT(d, acc0, acc1, acc2, acc3, shift, packed)                               \
+    do {                                                                                      \
+        int32_t c_[4] = {(acc0), (acc1), (acc2), (acc3)};                                     \
+        (packed) = 0;                                                                         \
+        for (int32_t i_ = 0; i_ < 4; ++i_) {                                                  \
+            int32_t v_ = snn_smmla(c_[i_], (d)[2 * i_], (d)[2 * i_ + 1]) >> (shift);          \
+            (packed) |= (uint32_t)(uint8_t)snn_sat_s8(v_) << (8 * i_);                        \
+        }                                                                                     \
+        (d) += 8;                                                                             \
     } while (0)
 #endif
 
