@@ -82,7 +82,7 @@ MATRIX = {
 def bench_model(name, source, work):
     """Export ``source`` (a .tflite or checkpoint path) for qemu-m7, bench it, return its row."""
     project = work / "project"
-    # Raw int8 outputs of a few KB: large packets keep them within the one-byte fragment count.
+    # Raw int8 outputs of a few KB: large packets keep them within the header's 64 packets a frame.
     mtu = RAW_OUTPUT_MTU if source.suffix == ".tflite" else DEFAULT_MTU
     manifest = export_encoder(source, TARGET, project, mtu=mtu)
     report = run_bench(project, samples=SAMPLES, strict=True)

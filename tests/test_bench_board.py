@@ -9,6 +9,7 @@ from semanticnn.bench.commands import Board, BoardInfo, BoardNotReady, Cmd, Infe
 from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, fake_reference
 from semanticnn.bench.framing import build_frame
 from semanticnn.bench.transport import open_transport
+from semanticnn.channel.packets import Header, decode_header
 from semanticnn.errors import BoardError, ProtocolError
 
 FAST = {"timeout": 0.2, "infer_timeout": 0.5}
@@ -50,7 +51,7 @@ def test_run_sample_matches_host_reference(manifest, kind):
             assert packets == expected.packets
             assert np.array_equal(output, expected.output.reshape(-1))
             assert result.n_packets == 3 and result.payload_bytes == 128
-            assert [p[:2] for p in packets] == [frame_id.to_bytes(2, "big")] * 3
+            assert [decode_header(p) for p in packets] == [(Header(frame_id % 4096, i, 3), 0) for i in range(3)]
 
 
 def test_load_is_chunked_to_1024_bytes(manifest):

@@ -59,9 +59,9 @@ def test_transmit_clean_channel_is_identity():
     assert transmit(pkts, IIDChannel(0.0), 0, erasure_rate=1.0) == [None, None, None, None]
 
 
-def test_transmit_drops_packets_whose_header_is_beyond_repair():
-    pkts = packetize(bytes(100), 1, mtu=51)  # 51 + 51 + 19 bytes
-    header_bits = (8 * 51 + 3 * 8 + 1, 8 * 51 + 3 * 8 + 2)  # two bits of the fragment count of packet 1
+def test_transmit_drops_packets_whose_header_does_not_decode():
+    pkts = packetize(bytes(100), 1, mtu=51)  # 51 + 51 + 16 bytes
+    header_bits = [8 * 51 + 24 + b for b in range(4)]  # four bits of packet 1's word 1: detected, not corrected
     payload_bit = 8 * (2 * 51 + HEADER_BYTES)  # first payload bit of packet 2
     out = transmit(pkts, FlipAt(*header_bits, payload_bit), 0)
     assert out[0] == pkts[0]
@@ -69,10 +69,12 @@ def test_transmit_drops_packets_whose_header_is_beyond_repair():
     assert out[2] == pkts[2][:HEADER_BYTES] + bytes([0x80]) + pkts[2][HEADER_BYTES + 1 :]
 
 
-def test_transmit_keeps_a_packet_with_one_header_bit_flipped_for_the_receiver_to_repair():
+def test_transmit_keeps_a_packet_with_three_errors_in_each_header_word_for_the_receiver_to_correct():
     pkts = packetize(bytes(100), 1, mtu=51)
-    out = transmit(pkts, FlipAt(8 * 51 + 3 * 8 + 1), 0)
-    assert out[1] == pkts[1][:3] + bytes([pkts[1][3] ^ 0x40]) + pkts[1][4:]
+    flips = [8 * 51 + b for b in (0, 5, 23, 24, 30, 47)]
+    out = transmit(pkts, FlipAt(*flips), 0)
+    assert out[1] == bytes([pkts[1][0] ^ 0x84, pkts[1][1], pkts[1][2] ^ 0x01, pkts[1][3] ^ 0x82, pkts[1][4],
+                            pkts[1][5] ^ 0x01]) + pkts[1][6:]
     assert reassemble(out, 100, mtu=51).missing == ()
 
 
@@ -99,7 +101,7 @@ def test_symbols_through_channel_marks_lost_packets():
     s = np.random.default_rng(0).integers(0, 8, 512)  # 192 bytes, 5 packets at mtu 51
     out = symbols_through_channel(s, 8, "gray", IIDChannel(0.0), 3, mtu=51, erasure_rate=0.5)
     lost = erasure_mask(5, 0.5, _after_clean_stream(s))
-    byte_ok = np.repeat(~lost, 44)[:192]
+    byte_ok = np.repeat(~lost, 51 - HEADER_BYTES)[:192]
     assert out.erased.tolist() == (~received_symbols(byte_ok, 512, 3)).tolist()
     assert 0 < out.erased.sum() < 512
     assert np.array_equal(out.symbols[~out.erased], s[~out.erased])

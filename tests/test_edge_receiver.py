@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from conftest import SHIPPED_DECODER, SHIPPED_ENCODER
 from edge_helpers import encoder_symbols, frame_packets
+from semanticnn.channel import golay
 from semanticnn.channel.erasure import symbol_packets
-from semanticnn.channel.packets import HEADER_BYTES, crc8
 from semanticnn.edge import FrameAssembler, Receiver, frame_symbols, load_edge_model
 from semanticnn.model.checkpoint import load_decoder
 
@@ -50,33 +50,26 @@ def test_missing_fragments_are_erased_symbols_after_the_timeout():
     assert asm.counters.lost_packets == 2 and asm.counters.frames_partial == 1
 
 
-def corrupt_header(packet):
-    """Two header bits flipped: a syndrome no single-bit error leaves, so beyond repair."""
-    return packet[:1] + bytes([packet[1] ^ 0x03]) + packet[2:]
+def flip_word(packet, word, error):
+    """``packet`` with the 24-bit ``error`` XORed into header word ``word``."""
+    bad = int.from_bytes(packet[3 * word : 3 * word + 3], "big") ^ error
+    return packet[: 3 * word] + bad.to_bytes(3, "big") + packet[3 * word + 3 :]
 
 
-def with_header(packet, **fields):
-    """The packet with header fields replaced and a valid CRC."""
-    head = bytearray(packet[:HEADER_BYTES])
-    if "fragment" in fields:
-        head[2] = fields["fragment"]
-    if "count" in fields:
-        head[3] = fields["count"]
-    if "length" in fields:
-        head[4:6] = fields["length"].to_bytes(2, "big")
-    head[6] = crc8(bytes(head[:6]))
-    return bytes(head) + packet[HEADER_BYTES:]
+def with_word1(packet, fragment, count):
+    """The packet with a valid header word 1 of ``fragment`` and ``count``."""
+    return packet[:3] + golay.encode(fragment << 6 | (count - 1)).to_bytes(3, "big") + packet[6:]
 
 
 def test_bad_packets_are_counted_and_dropped_never_raised():
     asm = assembler(devices={"a", "b"})
     packets = frame_packets(SYMBOLS[2], 1, MANIFEST)
     bad = [
-        ("a", corrupt_header(packets[0])),            # CRC
+        ("a", flip_word(packets[0], 0, 0b1111)),      # four errors in a Golay word
         ("a", b"\x00\x01"),                           # shorter than a header
-        ("a", with_header(packets[0], count=6)),      # count is not the model's
-        ("a", with_header(packets[4], fragment=5)),   # index past the count
-        ("a", with_header(packets[0], length=40)),    # not the length fragment 0 carries
+        ("a", with_word1(packets[4], 5, 5)),          # index past the count
+        ("a", with_word1(packets[0], 0, 6)),          # count is not the model's
+        ("a", packets[4] + b"\x00"),                  # not the length fragment 4 carries
         ("a", packets[0][:-3]),                       # truncated payload
         ("z", packets[0]),                            # unknown device
     ]
@@ -85,7 +78,7 @@ def test_bad_packets_are_counted_and_dropped_never_raised():
     asm.add("a", packets[0], now=0.0)
     asm.add("a", packets[0], now=0.0)                 # duplicate
     c = asm.counters
-    assert (c.packets, c.bad_crc, c.out_of_range, c.unknown_device, c.duplicate) == (9, 2, 4, 1, 1)
+    assert (c.packets, c.bad_header, c.out_of_range, c.unknown_device, c.duplicate) == (9, 3, 3, 1, 1)
     assert list(asm.pending) == [("a", 1)]
 
 
@@ -107,6 +100,15 @@ def test_whole_frames_lost_in_a_gap_are_counted_and_taken_back_if_they_turn_up()
     for p in frame_packets(SYMBOLS[0], 1, MANIFEST):
         asm.add("dev", p, now=0.0)
     assert (asm.counters.lost_frames, asm.counters.lost_packets) == (1, 5)
+
+
+def test_frame_ids_wrap_at_4096_as_the_header_carries_them():
+    asm = assembler()
+    for frame_id in (4094, 4095, 4096 + 2):  # the device counts on past 4095; the header sends 2
+        for p in frame_packets(SYMBOLS[0], frame_id, MANIFEST):
+            frame = asm.add("dev", p, now=0.0)
+    assert frame.frame_id == 2
+    assert (asm.counters.lost_frames, asm.counters.lost_packets, asm.counters.frames_complete) == (2, 10, 3)
 
 
 @settings(max_examples=60, deadline=None)
@@ -171,11 +173,11 @@ def test_receiver_predicts_what_the_pytorch_decoder_predicts_in_batches(exported
     assert all(p.ber == pytest.approx(1e-3) and p.latency_s == 1.0 and 0 < p.confidence <= 1 for p in predictions)
 
 
-def test_a_header_with_one_flipped_bit_is_repaired_and_counted():
+def test_headers_with_three_errors_a_word_are_corrected_and_counted():
     asm = assembler()
     packets = frame_packets(SYMBOLS[2], 1, MANIFEST)
-    damaged = [p[:2] + bytes([p[2] ^ 0x04]) + p[3:] for p in packets]  # fragment index bit 2 flipped
+    damaged = [flip_word(flip_word(p, 0, 0b111 << 21), 1, 0b10101 << 7) for p in packets]  # fragment bits hit
     frames = [asm.add("a", p, now=0.0) for p in damaged]
     c = asm.counters
-    assert (c.header_corrected, c.bad_crc, c.out_of_range) == (len(packets), 0, 0)
+    assert (c.header_corrected, c.bad_header, c.out_of_range) == (len(packets), 0, 0)
     assert frames[-1].fragments == dict(enumerate(packets))

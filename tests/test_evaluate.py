@@ -60,15 +60,15 @@ def evaluated(tiny_pair, tmp_path_factory):
 def test_report_has_every_method_at_every_ber_with_payload_air_bytes_and_compression(evaluated):
     report = evaluated[1]
     assert report["bers"] == BERS and report["samples"] == 50 and report["channel"] == "iid"
-    assert report["seeds"] == [0, 1, 2] and report["mtu"] == 51 and report["header_bytes"] == 7
+    assert report["seeds"] == [0, 1, 2] and report["mtu"] == 51 and report["header_bytes"] == 6
     assert report["feature_bytes"] == 4 * 16 * 32 * 32
     assert [m["name"] for m in report["methods"]] == list(default_methods()) == [
         "unsplit", "split", "split-est-half", "split-est-double", "split-est-unknown", "raw-uint8", "raw-int8"]
     sizes = {m["name"]: (m["payload_bytes"], m["packets"], m["air_bytes"]) for m in report["methods"]}
     assert sizes["unsplit"] == (None, None, None)
-    assert sizes["split"] == (32, 1, 39) and sizes["raw-uint8"] == (16384, 373, 16384 + 7 * 373)
+    assert sizes["split"] == (32, 1, 38) and sizes["raw-uint8"] == (16384, 365, 16384 + 6 * 365)
     for m in report["methods"][1:]:
-        assert m["air_bytes"] == m["payload_bytes"] + 7 * m["packets"]
+        assert m["air_bytes"] == m["payload_bytes"] + 6 * m["packets"]
         assert m["compression"] == 65536 / m["payload_bytes"] and m["air_compression"] == 65536 / m["air_bytes"]
         assert len(m["accuracy"]) == len(m["std"]) == len(m["correct"]) == len(BERS)
         for acc, std, per_seed in zip(m["accuracy"], m["std"], m["correct"], strict=True):
@@ -80,7 +80,7 @@ def test_report_has_every_method_at_every_ber_with_payload_air_bytes_and_compres
 @needs_data
 def test_the_printed_table_is_not_cut_to_80_columns_in_a_pipe(evaluated):
     row = next(line for line in evaluated[2].splitlines() if "split-est-unknown" in line)
-    assert row.split("│")[1:5] == [" split-est-unknown ", "    32 ", "    39 ", " 2048.0x "]
+    assert row.split("│")[1:5] == [" split-est-unknown ", "    32 ", "    38 ", " 2048.0x "]
 
 
 @needs_data
@@ -131,8 +131,9 @@ def test_writes_a_valid_png_and_markdown_and_no_temp_files(evaluated):
     md = (out / "eval.md").read_text()
     assert ("| method | payload (B) | on air (B) | payload ratio vs float32 split feature | on-air ratio | "
             "BER 0 | BER 0.01 | BER 0.1 |") in md
-    assert "| raw split feature, int8 symmetric | 16384 | 18995 (373 packets) | 4.0x | 3.5x | " in md
-    assert "| split SQ codec, decoder told the true BER | 32 | 39 (1 packet) | 2048.0x | 1680.4x | " in md
+    assert "| raw split feature, int8 symmetric | 16384 | 18574 (365 packets) | 4.0x | 3.5x | " in md
+    assert "| split SQ codec, decoder told the true BER | 32 | 38 (1 packet) | 2048.0x | 1724.6x | " in md
+    assert "A header decodes with probability 100.0% at 0.01, 61.7% at 0.1." in md
     assert "mean ± std over 3 channel seeds (0, 1, 2)" in md
     assert "![accuracy vs BER](accuracy_vs_ber.png)" in md
 
@@ -281,17 +282,17 @@ def test_lost_packets_reach_the_decoder_as_an_erasure_mask(tiny_pair):
 
     enc, dec = recording_pair(tiny_pair)
     report = run_eval(enc, dec, load_split(None, "test", 20, 0), (0.0,), methods=("split", "split-lost"),
-                      mtu=7 + 8, packet_loss=0.5)
+                      mtu=6 + 8, packet_loss=0.5)
     lost = {m["name"]: m for m in report["methods"]}["split-lost"]
     assert lost["label"] == "split SQ codec, 50% of packets lost (erasure mask to the decoder)"
-    assert (lost["packets"], lost["air_bytes"]) == (4, 32 + 4 * 7) and lost["versus"] == "split"
+    assert (lost["packets"], lost["air_bytes"]) == (4, 32 + 4 * 6) and lost["versus"] == "split"
     masks = [n for _, n in RecordingDecoder.told]
-    assert masks[0] is None and len(masks) == 4 and all(0 < n < 20 * 128 for n in masks[1:])
+    assert masks[0] == 0 and len(masks) == 4 and all(0 < n < 20 * 128 for n in masks[1:])
 
 
 def test_eval_options_are_checked_before_any_work(tmp_path):
     for args, message in [
-        (("--mtu", "7"), "--mtu 7 leaves no room after the 7-byte packet header: pass 8 or more"),
+        (("--mtu", "6"), "--mtu 6 leaves no room after the 6-byte header: pass 7 or more"),
         (("--seeds", "0"), "--seeds 0: pass at least 1 channel seed"),
         (("--packet-loss", "1"), "--packet-loss 1.0 is outside [0, 1): it is the fraction of packets lost"),
     ]:

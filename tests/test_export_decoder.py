@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import SHIPPED_DECODER, SHIPPED_ENCODER
+from semanticnn.channel import golay
 from semanticnn.data import read_calibration
 from semanticnn.errors import ConfigError, ExportError
 from semanticnn.export import decoder as decoder_export
@@ -34,6 +35,9 @@ def test_writes_the_graph_and_a_manifest_a_receiver_can_use(exported):
     assert manifest["n_symbols"] == c * h * w and manifest["symbol_order"] == "NHWC"
     assert manifest["payload_bytes"] == (c * h * w * 3 + 7) // 8 and manifest["max_packets"] == 5
     assert manifest["centres"] == [float(v) for v in dec.centres]
+    packet = manifest["packet"]
+    assert (packet["format"], packet["header_bytes"], packet["max_packets_per_frame"]) == (2, 6, 64)
+    assert packet["golay_parity_rows"] == list(golay.PARITY_ROWS)
     assert manifest["check"] == {**manifest["check"], "samples": 500, "argmax_agreement": 1.0, "passed": True}
     assert manifest["provenance"]["checkpoints"] == {  # the encoder found beside the decoder is recorded too
         role: {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
@@ -64,6 +68,30 @@ def test_a_failed_check_writes_nothing(tmp_path, monkeypatch):
     assert str(err.value).startswith("onnxruntime disagrees with PyTorch: argmax agreement 1.0000, max logit")
     assert str(err.value).endswith("(limit -1); nothing written")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_mtu_that_needs_more_than_64_packets_writes_nothing(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        decoder_export.export_decoder(SHIPPED_DECODER, tmp_path / "edge", mtu=8)
+    assert str(err.value) == ("--mtu 8 cuts the 192-byte bitstream into 96 packets, the header counts at most 64: "
+                              "pass 9 or more")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_receiver_refuses_a_manifest_of_the_old_packet_header(exported, tmp_path):
+    from semanticnn.edge import load_edge_model
+
+    out = exported[0]
+    manifest = json.loads((out / "decoder.json").read_text())
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "decoder.onnx").write_bytes((out / "decoder.onnx").read_bytes())
+    del manifest["packet"]["format"]  # manifests of the 7-byte CRC-8 header had no format
+    (old / "decoder.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError) as err:
+        load_edge_model(old)
+    assert str(err.value) == (f"{old / 'decoder.json'} is for packet header format 1, this receiver reads format 2: "
+                              "export it with `snn export-decoder decoder.pt -o DIR`")
 
 
 def test_missing_encoder_names_the_option(tmp_path):

@@ -13,7 +13,7 @@ import torch
 from semanticnn.bench.framing import MAX_BODY_BYTES, MAX_PAYLOAD_BYTES
 from semanticnn.cli import export_main
 from semanticnn.errors import ConfigError
-from semanticnn.export.preflight import MAX_MTU, check_mtu
+from semanticnn.export.preflight import MAX_MTU, check_mtu, check_packets
 from semanticnn.firmware.render import TEMPLATES_DIR, write_tree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,16 +100,33 @@ def test_export_under_a_read_only_parent_fails_before_the_work(tmp_path, capsys)
 
 def test_export_refuses_an_mtu_whose_packet_does_not_fit_a_frame(tmp_path, capsys):
     line = export_error(capsys, ENCODER, "--target", "qemu-m7", "-o", tmp_path / "p", "--mtu", MAX_MTU + 1)
-    assert line == ("error: --mtu 1273 out of range: packets need 8 to 1272 bytes "
-                    "(a 7-byte header, and one packet per serial frame)")
+    assert line == ("error: --mtu 1273 out of range: packets need 7 to 1272 bytes "
+                    "(a 6-byte header, and one packet per serial frame)")
     assert not (tmp_path / "p").exists()
+
+
+def test_export_refuses_an_mtu_that_needs_more_than_64_packets(tmp_path, capsys):
+    # the shipped model sends 192 bytes: 96 packets of 2 payload bytes, 64 of 3 fit
+    line = export_error(capsys, ENCODER, "--target", "qemu-m7", "-o", tmp_path / "p", "--mtu", 8)
+    assert line == ("error: --mtu 8 cuts the 192-byte bitstream into 96 packets, the header counts at most 64: "
+                    "pass 9 or more")
+    assert not (tmp_path / "p").exists()
+
+
+def test_smallest_mtu_is_the_one_that_fits_64_packets():
+    check_packets(192, 9)
+    check_packets(64 * 1266, MAX_MTU)
+    with pytest.raises(ConfigError) as err:
+        check_packets(64 * 1266 + 1, MAX_MTU)
+    assert str(err.value) == ("the model's 81025-byte bitstream needs packets of 1273 bytes or more, above the "
+                              "1272-byte limit of one serial frame: shrink the model's output")
 
 
 def test_mtu_bound_is_the_frame_limit_less_the_status_byte():
     assert MAX_MTU == MAX_PAYLOAD_BYTES - 1 == 1272
     check_mtu(MAX_MTU)
-    check_mtu(8)
-    for bad in (7, MAX_MTU + 1, 65535):
+    check_mtu(7)
+    for bad in (6, MAX_MTU + 1, 65535):
         with pytest.raises(ConfigError):
             check_mtu(bad)
     # the firmware's frame limit is the same number (static asserts there check mtu against it)

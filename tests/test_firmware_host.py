@@ -11,6 +11,7 @@ from firmware_helpers import FIXTURES, raw_frame
 from semanticnn.bench.framing import build_frame, cobs_encode, crc32
 from semanticnn.channel.bits import pack_bits, to_codewords
 from semanticnn.channel.packets import packetize
+from semanticnn.firmware.project import render_packet_header
 from semanticnn.firmware.render import TEMPLATES_DIR
 from semanticnn.firmware.sq import rms_scale, sq_params, symbols_from_output
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc no
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("host") / "host_driver"
+    work = tmp_path_factory.mktemp("host")
+    exe = work / "host_driver"
+    (work / "snn_packet.h").write_text(render_packet_header())
     src = TEMPLATES_DIR / "src"
     subprocess.run(
         [
@@ -31,6 +34,7 @@ def driver(tmp_path_factory):
             "-Werror",
             "-D_POSIX_C_SOURCE=200809L",
             f"-I{src}",
+            f"-I{work}",
             str(FIXTURES / "host_driver.c"),
             str(src / "sq.c"),
             str(src / "protocol.c"),
@@ -80,6 +84,7 @@ CASES = [  # (levels, gray, shape NHWC, zero point, mtu)
     (16, True, (1, 8, 8, 8), 5, 20),
     (16, False, (1, 3, 5, 7), 127, 51),
     (256, True, (1, 2, 2, 5), -1, 9),
+    (4, False, (1, 8, 8, 16), 0, 10),  # 256 bytes in 64 packets: fragment 63, count - 1 = 63
 ]
 
 

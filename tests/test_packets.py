@@ -1,65 +1,135 @@
+"""Packet header format v2 (two Golay words), packetize and reassemble."""
+
+from itertools import combinations
+
 import numpy as np
 import pytest
 
+from semanticnn.channel import golay
 from semanticnn.channel.packets import (
     DEFAULT_MTU,
     HEADER_BYTES,
+    MAX_PACKETS,
     Header,
-    correct_header,
-    crc8,
+    decode_header,
+    encode_header,
     packet_count,
     packetize,
-    parse_header,
     reassemble,
 )
 from semanticnn.errors import ConfigError, ProtocolError
 
 
-def test_crc8_check_value():
-    # CRC-8/SMBUS (poly 0x07, init 0, no reflection, no xor-out) check value
-    assert crc8(b"123456789") == 0xF4
-
-
 def test_packetize_header_layout():
     pkts = packetize(bytes(range(100)), 0x1234, mtu=51)
-    assert [len(p) for p in pkts] == [51, 51, 19]
-    assert pkts[0][:6] == bytes([0x12, 0x34, 0, 3, 0, 44])
-    assert pkts[2][:6] == bytes([0x12, 0x34, 2, 3, 0, 12])
-    assert pkts[1][6] == crc8(pkts[1][:6])
-    assert b"".join(p[7:] for p in pkts) == bytes(range(100))
+    assert [len(p) for p in pkts] == [51, 51, 16]
+    # word 0: frame_id mod 4096 = 0x234; word 1: fragment << 6 | count - 1
+    assert [p[:6].hex() for p in pkts] == ["23405500293e", "2340550424a7", "234055082ae4"]
+    for i, p in enumerate(pkts):
+        assert p[:3] == golay.encode(0x234).to_bytes(3, "big")
+        assert p[3:6] == golay.encode(i << 6 | 2).to_bytes(3, "big")
+    assert b"".join(p[HEADER_BYTES:] for p in pkts) == bytes(range(100))
 
 
 def test_packet_count_is_ceil():
-    assert packet_count(44, 51) == 1
-    assert packet_count(45, 51) == 2
-    assert DEFAULT_MTU == 51
+    assert packet_count(45, 51) == 1
+    assert packet_count(46, 51) == 2
+    assert DEFAULT_MTU == 51 and HEADER_BYTES == 6 and MAX_PACKETS == 64
 
 
 def test_packetize_rejects_tiny_mtu():
     with pytest.raises(ConfigError) as e:
-        packetize(b"abc", 1, mtu=7)
-    assert str(e.value) == "mtu 7 leaves no room after the 7-byte header"
+        packetize(b"abc", 1, mtu=6)
+    assert str(e.value) == "mtu 6 leaves no room after the 6-byte header: pass 7 or more"
 
 
-def test_parse_header_checks_crc():
-    pkt = packetize(b"hello", 7, mtu=20)[0]
-    assert parse_header(pkt) == Header(frame_id=7, fragment=0, count=1, length=5)
-    bad = bytes([pkt[0] ^ 1]) + pkt[1:]
+def test_64_packets_fit_the_header_and_65_do_not():
+    pkts = packetize(bytes(range(64)), 3, mtu=7)
+    assert decode_header(pkts[63]) == (Header(frame_id=3, fragment=63, count=64), 0)
+    with pytest.raises(ConfigError) as e:
+        packetize(bytes(65), 1, mtu=7)
+    assert str(e.value) == ("mtu 7 cuts the 65-byte bitstream into 65 packets, the header counts at most 64: "
+                            "pass 8 or more")
+
+
+def test_frame_id_is_sent_modulo_4096():
+    assert decode_header(packetize(b"x", 4096 * 3 + 5, mtu=20)[0]) == (Header(5, 0, 1), 0)
+
+
+def flip(packet, error, word):
+    """``packet`` with the 24-bit ``error`` XORed into header word ``word``."""
+    start = 3 * word
+    bad = int.from_bytes(packet[start : start + 3], "big") ^ error
+    return packet[:start] + bad.to_bytes(3, "big") + packet[start + 3 :]
+
+
+def patterns(weight):
+    return [sum(1 << b for b in bits) for bits in combinations(range(24), weight)]
+
+
+@pytest.mark.parametrize("word", [0, 1])
+def test_every_header_error_of_up_to_three_bits_per_word_is_corrected(word):
+    packet = packetize(bytes(range(100)), 0xBEEF, mtu=51)[1]
+    head = Header(0xEEF, 1, 3)
+    for weight in range(1, 4):
+        for error in patterns(weight):
+            assert decode_header(flip(packet, error, word)) == (head, weight), hex(error)
+
+
+def test_three_errors_in_each_word_are_all_corrected():
+    packet = packetize(bytes(100), 77, mtu=51)[2]
+    bad = flip(flip(packet, 0b1011 << 20, 0), 0b111, 1)
+    assert decode_header(bad) == (Header(77, 2, 3), 6)
+
+
+@pytest.mark.parametrize("word", [0, 1])
+def test_every_header_error_of_four_bits_is_detected(word):
+    packet = packetize(bytes(100), 1, mtu=51)[0]
+    for error in patterns(4):
+        with pytest.raises(ProtocolError) as e:
+            decode_header(flip(packet, error, word))
+        assert str(e.value) == f"packet header word {word} has more than 3 bit errors"
+
+
+def test_a_fragment_past_its_count_is_rejected():
+    packet = encode_header(9, 0, 3)
+    bad = packet[:3] + golay.encode(5 << 6 | 2).to_bytes(3, "big")
     with pytest.raises(ProtocolError) as e:
-        parse_header(bad)
-    assert str(e.value).startswith("packet header CRC-8 mismatch: got 0x")
+        decode_header(bad)
+    assert str(e.value) == "packet header names fragment 5 of a 3-packet frame"
+
+
+def test_a_short_packet_is_rejected():
+    with pytest.raises(ProtocolError) as e:
+        decode_header(bytes(5))
+    assert str(e.value) == "packet of 5 bytes is shorter than the 6-byte header"
 
 
 def test_reassemble_marks_missing_fragments():
     data = bytes(np.random.default_rng(0).integers(0, 256, 130, dtype=np.uint8))
     pkts = packetize(data, 9, mtu=51)
-    corrupt = bytearray(pkts[2])
-    corrupt[3] ^= 0x60  # two header bit errors, beyond repair: packet dropped
-    out = reassemble([pkts[0], None, bytes(corrupt)], len(data), mtu=51)
+    beyond = flip(pkts[2], 0b1111, 1)  # four errors in word 1: packet dropped
+    out = reassemble([pkts[0], None, beyond], len(data), mtu=51)
     assert out.missing == (1, 2)
-    assert out.data[:44] == data[:44]
-    assert out.data[44:] == bytes(86)
-    assert out.received.tolist() == [True] * 44 + [False] * 86
+    assert out.data[:45] == data[:45]
+    assert out.data[45:] == bytes(85)
+    assert out.received.tolist() == [True] * 45 + [False] * 85
+
+
+def test_reassemble_places_a_corrected_packet():
+    data = bytes(range(130))
+    pkts = packetize(data, 9, mtu=51)
+    out = reassemble([pkts[0], flip(pkts[1], 0b111 << 9, 1), pkts[2]], len(data), mtu=51)
+    assert out.data == data and out.missing == ()
+
+
+def test_reassemble_drops_a_wrong_count_or_a_wrong_length():
+    data = bytes(range(130))
+    pkts = packetize(data, 9, mtu=51)
+    other_frame_size = packetize(bytes(200), 9, mtu=51)[1]  # count 5, not 3
+    truncated = pkts[2][:-1]
+    out = reassemble([pkts[0], other_frame_size, truncated], len(data), mtu=51)
+    assert out.missing == (1, 2)
 
 
 def test_reassemble_all_received_in_any_order():
@@ -71,51 +141,6 @@ def test_reassemble_all_received_in_any_order():
 
 def test_payload_bit_errors_pass_through():
     pkts = packetize(bytes(10), 1, mtu=51)
-    flipped = pkts[0][:7] + bytes([0x80]) + pkts[0][8:]
+    flipped = pkts[0][:HEADER_BYTES] + bytes([0x80]) + pkts[0][HEADER_BYTES + 1 :]
     out = reassemble([flipped], 10, mtu=51)
     assert out.missing == () and out.data[0] == 0x80
-
-
-def flip(packet, position):
-    """``packet`` with bit ``position`` flipped (0 = MSB of byte 0)."""
-    out = bytearray(packet)
-    out[position // 8] ^= 0x80 >> (position % 8)
-    return bytes(out)
-
-
-def test_single_bit_header_errors_have_distinct_nonzero_syndromes():
-    zero = bytes(HEADER_BYTES)
-    syndromes = [crc8(e[:6]) ^ e[6] for e in (flip(zero, p) for p in range(8 * HEADER_BYTES))]
-    assert 0 not in syndromes and len(set(syndromes)) == 56
-
-
-def test_every_single_bit_header_error_is_corrected_to_the_original():
-    packet = packetize(bytes(range(100)), 0xBEEF, mtu=51)[1]
-    for position in range(8 * HEADER_BYTES):
-        assert correct_header(flip(packet, position)) == (packet, True), position
-
-
-def test_a_valid_header_is_unchanged_and_parse_header_stays_strict():
-    packet = packetize(b"hello", 7, mtu=20)[0]
-    assert correct_header(packet) == (packet, False)
-    with pytest.raises(ProtocolError, match="CRC-8 mismatch"):
-        parse_header(flip(packet, 3))
-
-
-def test_double_header_errors_with_a_non_single_bit_syndrome_are_rejected():
-    packet = packetize(bytes(100), 1, mtu=51)[0]
-    with pytest.raises(ProtocolError) as e:
-        correct_header(flip(flip(packet, 14), 15))
-    assert str(e.value) == "packet header CRC-8 mismatch (syndrome 0xa6) is not a single-bit error"
-
-
-def test_a_repair_that_leaves_an_inconsistent_header_is_rejected():
-    packet = packetize(bytes(10), 1, mtu=51)[0]  # fragment 0 of 1, length 10
-    truncated = flip(packet, 8 * 2 + 7)[:HEADER_BYTES + 5]  # repaired length 10, only 5 payload bytes present
-    with pytest.raises(ProtocolError, match="inconsistent"):
-        correct_header(truncated)
-    wrong_count = bytearray(packet)
-    wrong_count[3] = 0  # count 0 with a valid CRC, then one CRC bit flipped
-    wrong_count[6] = crc8(bytes(wrong_count[:6])) ^ 0x01
-    with pytest.raises(ProtocolError, match="inconsistent"):
-        correct_header(bytes(wrong_count))

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "snn_packet.h"
+
 #define SNN_GEN_VERSION 1
 
 #define SNN_TARGET_NAME        "stm32f7"
@@ -55,9 +57,11 @@ _Static_assert(SNN_BITS_PER_SYMBOL >= 1u && SNN_BITS_PER_SYMBOL <= 8u, "1 <= k <
 _Static_assert(SNN_N_SYMBOLS % SNN_OUTPUT_CHANNELS == 0u, "whole pixels of C channels");
 _Static_assert(SNN_PAYLOAD_BYTES == (SNN_N_SYMBOLS * SNN_BITS_PER_SYMBOL + 7u) / 8u,
                "payload_bytes = ceil(n_symbols * k / 8)");
-_Static_assert(SNN_MTU > 7u, "mtu leaves room after the 7-byte header");
-_Static_assert(SNN_MAX_PACKETS == (SNN_PAYLOAD_BYTES + SNN_MTU - 8u) / (SNN_MTU - 7u),
-               "max_packets = ceil(payload_bytes / (mtu - 7))");
-_Static_assert(SNN_MAX_PACKETS >= 1u && SNN_MAX_PACKETS <= 255u, "fragment count is one byte");
+_Static_assert(SNN_MTU > SNN_PACKET_HEADER_BYTES, "mtu leaves room after the header");
+_Static_assert(SNN_MAX_PACKETS == (SNN_PAYLOAD_BYTES + SNN_MTU - SNN_PACKET_HEADER_BYTES - 1u)
+                                  / (SNN_MTU - SNN_PACKET_HEADER_BYTES),
+               "max_packets = ceil(payload_bytes / (mtu - header bytes))");
+_Static_assert(SNN_MAX_PACKETS >= 1u && SNN_MAX_PACKETS <= SNN_MAX_PACKETS_PER_FRAME,
+               "the header counts at most SNN_MAX_PACKETS_PER_FRAME fragments");
 
 #endif /* SNN_CONFIG_H */

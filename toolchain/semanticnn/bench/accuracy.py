@@ -1,20 +1,23 @@
 """``snn-bench --accuracy N``: accuracy from the board's own packets.
 
 The board encodes ``N`` test images (never seen by calibration: those are train
-images). Its packets go, at each BER, through the bit channel (``channel.link.transmit``:
-headers flipped like any bits, one flipped header bit is repaired, a packet whose header
-is beyond that repair is lost) and
-into the onnxruntime receiver (``semanticnn.edge``), told that BER. A frame none of whose
-packets arrives counts as wrong. Next to it, on the same images and the same error
-patterns (same seeds, same packet lengths):
+images). Its packets go, at each BER and channel seed, through the bit channel
+(``channel.link.transmit``: headers flipped like any bits, up to 3 errors corrected in
+each Golay word of a header, a packet whose header does not decode is lost) and into
+the onnxruntime receiver (``semanticnn.edge``), told that BER. A frame none of whose
+packets arrives counts as wrong. The board's output is deterministic, so the channel is
+drawn again on the host for each of ``seeds`` seeds (``seed, seed + 1, ...``); accuracy
+is the mean over seeds. Next to it, on the same images and the same error patterns
+(``evaluate.link.frame_seed`` with the split stream's key, same packet lengths):
 
 * ``float_packets``: the float PyTorch encoder's symbols through the same packets,
   channel and receiver; the gap to the board is what int8 costs;
-* ``float_eval``: ``snn eval``'s split row, the float model over the bare bitstream.
+* ``float_eval``: ``snn eval``'s split row (``evaluate.sweep.run_eval``), the float
+  model over the same packets, headers and seeds in PyTorch.
 """
 
+import statistics
 import tempfile
-import zlib
 from pathlib import Path
 
 import torch
@@ -22,8 +25,9 @@ import torch
 from semanticnn.bench.reference import HostReference
 from semanticnn.channel.link import transmit
 from semanticnn.channel.models import make_channel
+from semanticnn.channel.packets import FRAME_ID_MODULO
 from semanticnn.errors import ConfigError
-from semanticnn.evaluate.link import frame_seed
+from semanticnn.evaluate.link import frame_seed, stream_key
 from semanticnn.provenance import provenance
 
 __all__ = ["ROWS", "accuracy_from_packets", "float_frames", "board_frames", "run_accuracy", "render_markdown"]
@@ -31,25 +35,34 @@ __all__ = ["ROWS", "accuracy_from_packets", "float_frames", "board_frames", "run
 ROWS = {
     "board": "board (int8) packets -> channel -> onnxruntime receiver",
     "float_packets": "float encoder packets -> same channel -> same receiver",
-    "float_eval": "snn eval: float model over the bare bitstream",
+    "float_eval": "snn eval: float model, same packets and channel in PyTorch",
 }
 _DEVICE = "board"
 
 
 def accuracy_from_packets(model, frames, labels, ber, channel="iid", seed=0):
-    """``(accuracy, receiver counters)`` of ``frames`` (packet lists, frame id = index) sent at ``ber``."""
+    """``(accuracy, counters)`` of ``frames`` (packet lists, frame id = index) sent at ``ber``.
+
+    Frame ``i`` meets the errors ``snn eval``'s split row draws for image ``i`` at this seed.
+    The counters are the receiver's, plus ``sent`` (packets on air) and ``header_lost``
+    (packets whose header did not decode, which never reach the receiver).
+    """
     from semanticnn.edge import Receiver
 
     rx = Receiver(model, timeout_s=float("inf"), max_batch=256, default_ber=ber)
     link = make_channel(channel, float(ber))
-    key = (zlib.crc32(b"board-accuracy"), round(float(ber) * 1e9))
+    key = stream_key("split", ber)
+    sent = header_lost = 0
     for i, packets in enumerate(frames):
         for packet in transmit(packets, link, frame_seed(seed, *key, i)):
-            if packet is not None:
+            sent += 1
+            if packet is None:
+                header_lost += 1
+            else:
                 rx.receive(_DEVICE, packet, ber)
     got = {p.frame_id: p.label for p in rx.poll(flush=True)}
-    correct = sum(got.get(i & 0xFFFF) == int(label) for i, label in enumerate(labels))
-    return correct / len(labels), rx.counters.as_dict()
+    correct = sum(got.get(i % FRAME_ID_MODULO) == int(label) for i, label in enumerate(labels))
+    return correct / len(labels), {**rx.counters.as_dict(), "sent": sent, "header_lost": header_lost}
 
 
 def float_frames(encoder, images, manifest):
@@ -62,7 +75,7 @@ def float_frames(encoder, images, manifest):
         idx = encoder(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices.numpy()
     gray = manifest["sq"]["mapping"] == "gray"
     k = manifest["sq"]["bits_per_symbol"]
-    return [packetize(pack_bits(to_codewords(s.transpose(1, 2, 0).ravel(), gray), k), i & 0xFFFF, manifest["mtu"])
+    return [packetize(pack_bits(to_codewords(s.transpose(1, 2, 0).ravel(), gray), k), i, manifest["mtu"])
             for i, s in enumerate(idx)]
 
 
@@ -79,12 +92,18 @@ def board_frames(board, reference, images, on_sample=None):
     return frames, exact
 
 
-def _float_eval(encoder, decoder, images, labels, bers, channel, seed):
+def _float_eval(encoder, decoder, images, labels, bers, channel, seed, seeds, mtu):
+    """``snn eval``'s split row on ``images``: accuracy per BER and per seed."""
     from semanticnn.evaluate.sweep import run_eval
 
     x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    report = run_eval(encoder, decoder, (x, torch.from_numpy(labels)), bers, channel, seed, methods=("split",))
-    return report["methods"][0]["accuracy"]
+    report = run_eval(encoder, decoder, (x, torch.from_numpy(labels)), bers, channel, seed, methods=("split",),
+                      seeds=seeds, mtu=mtu)
+    return [[c / len(images) for c in per_seed] for per_seed in report["methods"][0]["correct"]]
+
+
+def _sum_counters(counters):
+    return {k: sum(c[k] for c in counters) for k in counters[0]}
 
 
 def _check_models(manifest, encoder, decoder):
@@ -98,8 +117,10 @@ def _check_models(manifest, encoder, decoder):
 
 
 def run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path=None,
-                 channel="iid", seed=0, on_sample=None):
-    """The accuracy report: one row per ``ROWS`` entry, accuracy at each BER of ``bers``."""
+                 channel="iid", seed=0, on_sample=None, seeds=1):
+    """The accuracy report: one row per ``ROWS`` entry, accuracy at each BER of ``bers`` (mean over ``seeds``)."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: pass at least 1 channel seed")
     from semanticnn.edge import load_edge_model
     from semanticnn.export.decoder import export_decoder
     from semanticnn.model.checkpoint import load_decoder, load_encoder
@@ -112,18 +133,22 @@ def run_accuracy(board, reference, manifest, images, labels, bers, decoder_path,
         export_decoder(decoder_path, Path(tmp) / "edge", encoder=encoder_path, mtu=manifest["mtu"], samples=100)
         model = load_edge_model(Path(tmp) / "edge")
     floats = float_frames(encoder, images, manifest)
-    rows = {"board": [], "float_packets": []}
+    channel_seeds = [seed + s for s in range(seeds)]
+    per_seed = {"board": [], "float_packets": []}
     counters = []
     for ber in bers:
-        acc, count = accuracy_from_packets(model, frames, labels, ber, channel, seed)
-        rows["board"].append(acc)
-        counters.append(count)
-        rows["float_packets"].append(accuracy_from_packets(model, floats, labels, ber, channel, seed)[0])
-    rows["float_eval"] = _float_eval(encoder, decoder, images, labels, bers, channel, seed)
+        runs = [accuracy_from_packets(model, frames, labels, ber, channel, s) for s in channel_seeds]
+        per_seed["board"].append([acc for acc, _ in runs])
+        counters.append(_sum_counters([count for _, count in runs]))
+        per_seed["float_packets"].append([accuracy_from_packets(model, floats, labels, ber, channel, s)[0]
+                                          for s in channel_seeds])
+    per_seed["float_eval"] = _float_eval(encoder, decoder, images, labels, bers, channel, seed, seeds,
+                                         manifest["mtu"])
     return {
-        "format": "semanticnn-board-accuracy", "version": 1, "target": manifest["target"], "samples": len(images),
-        "bit_exact": exact, "channel": channel, "seed": seed, "bers": [float(b) for b in bers],
-        "rows": [{"name": k, "label": ROWS[k], "accuracy": v} for k, v in rows.items()],
+        "format": "semanticnn-board-accuracy", "version": 2, "target": manifest["target"], "samples": len(images),
+        "bit_exact": exact, "channel": channel, "seed": seed, "seeds": channel_seeds, "bers": [float(b) for b in bers],
+        "rows": [{"name": k, "label": ROWS[k], "accuracy": [statistics.fmean(a) for a in v], "per_seed": v}
+                 for k, v in per_seed.items()],
         "receiver": counters, "encoder": str(encoder_path), "decoder": str(decoder_path),
         "provenance": provenance(**manifest.get("provenance", {}).get("checkpoints", {}), decoder=decoder_path,
                                  float_encoder=encoder_path),
@@ -136,23 +161,24 @@ def render_markdown(report):
     lines = [head, "|---|" + "---|" * len(report["bers"])]
     for row in report["rows"]:
         lines.append(f"| {row['label']} | " + " | ".join(f"{100 * a:.1f}%" for a in row["accuracy"]) + " |")
-    lost = [c["lost_packets"] / max(1, c["packets"] + c["lost_packets"]) for c in report["receiver"]]
-    lines.append("| board packets lost (header beyond a one-bit repair) | "
-                 + " | ".join(f"{100 * x:.1f}%" for x in lost) + " |")
-    repaired = [c.get("header_corrected", 0) / max(1, c["packets"] + c["lost_packets"]) for c in report["receiver"]]
-    lines.append("| board packets kept after a one-bit header repair | "
+    lost = [c["header_lost"] / c["sent"] for c in report["receiver"]]
+    lines.append("| board packets lost (a header word beyond 3 bit errors) | "
+                 + " | ".join(f"{100 * x:.2f}%" for x in lost) + " |")
+    repaired = [c["header_corrected"] / c["sent"] for c in report["receiver"]]
+    lines.append("| board packets kept after header correction | "
                  + " | ".join(f"{100 * x:.1f}%" for x in repaired) + " |")
     lines.append("")
+    seeds = ", ".join(map(str, report.get("seeds", [report["seed"]])))
     lines.append(f"{report['samples']} test images on {report['target']} ({report['bit_exact']} bit-exact with the "
-                 f"host), {report['channel']} channel, seed {report['seed']}. The receiver repairs one flipped bit of "
-                 "a packet's 56 header bits (each leaves its own CRC-8 syndrome); a packet with more header errors "
-                 "is dropped whole (its fragment index cannot be trusted) and its symbols reach the decoder as "
-                 "erasures.")
+                 f"host), {report['channel']} channel, mean over channel seeds {seeds} (every row meets the same bit "
+                 "errors for the same image and seed). A packet header is two extended Golay(24, 12) words; the "
+                 "receiver corrects up to 3 bit errors in each, and drops a packet whose word has more (its fragment "
+                 "index cannot be trusted): its symbols reach the decoder as erasures.")
     return "\n".join(lines) + "\n"
 
 
 def accuracy_bench(project_dir, samples, bers, decoder_path, encoder_path=None, port=None, data=None, baud=None,
-                   json_out=None, markdown_out=None, console=None, channel="iid"):
+                   json_out=None, markdown_out=None, console=None, channel="iid", seeds=1):
     """``snn-bench --accuracy``: boot (or open) the board, run :func:`run_accuracy`, print and write the report."""
     from rich.console import Console
     from rich.table import Table
@@ -172,7 +198,8 @@ def accuracy_bench(project_dir, samples, bers, decoder_path, encoder_path=None, 
     elf = run.ensure_built(project_dir) if port is None else None
     with run._open_board(elf, manifest["target"], port, baud) as board:
         run.check_info(board.info(), manifest, project_dir)
-        report = run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path, channel)
+        report = run_accuracy(board, reference, manifest, images, labels, bers, decoder_path, encoder_path, channel,
+                              seeds=seeds)
     if json_out is not None:
         run.write_json(report, json_out)
     if markdown_out is not None:

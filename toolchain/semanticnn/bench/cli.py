@@ -29,11 +29,15 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="Instead of timing: N test images through the board, the bit channel and the onnxruntime "
                    "receiver; accuracy next to the float model's.")
 @click.option("--ber", "bers", default="0,1e-2", show_default=True, help="BERs of --accuracy, comma-separated.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Channel seeds of --accuracy: the board's packets meet the channel again for each (no re-run); "
+                   "accuracy is their mean, snn eval's row uses the same seeds.")
 @click.option("--decoder", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/decoder.pt"),
               show_default=True, help="decoder.pt of --accuracy (its encoder.pt beside it is the float reference).")
 @click.option("--baud", type=int,
               help="Baud rate of --port [default: the target's in export.json, then its HSI-fallback rate].")
-def bench_cmd(qemu_dir, port, project_dir, samples, json_out, markdown_out, baud, data, accuracy, bers, decoder):
+def bench_cmd(qemu_dir, port, project_dir, samples, json_out, markdown_out, baud, data, accuracy, bers, seeds,
+              decoder):
     """Run test images on QEMU or a board, check every packet bit for bit, report latency and memory."""
     from semanticnn.bench.run import run_bench, select_board
 
@@ -43,7 +47,7 @@ def bench_cmd(qemu_dir, port, project_dir, samples, json_out, markdown_out, baud
         from semanticnn.evaluate.sweep import parse_bers
 
         accuracy_bench(project, accuracy, parse_bers(bers), decoder, port=port, data=data, baud=baud,
-                       json_out=json_out, markdown_out=markdown_out)
+                       json_out=json_out, markdown_out=markdown_out, seeds=seeds)
         return
     run_bench(project, samples, port=port, qemu=port is None, json_out=json_out, markdown_out=markdown_out,
               baud=baud, data=data)

@@ -43,7 +43,7 @@ def received_symbols(received: np.ndarray, n_symbols: int, k: int) -> np.ndarray
 
 
 def symbol_packets(n_symbols: int, k: int, mtu: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(first, last)`` packet index of each symbol's ``k`` bits, payload ``mtu - 7`` bytes a packet."""
+    """``(first, last)`` packet index of each symbol's ``k`` bits, payload ``mtu - HEADER_BYTES`` bytes a packet."""
     per_packet = mtu - HEADER_BYTES
     start = np.arange(n_symbols) * k
     return (start // 8) // per_packet, ((start + k - 1) // 8) // per_packet

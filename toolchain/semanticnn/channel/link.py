@@ -3,11 +3,12 @@
 ``transmit`` sends a list of packets as one bit stream (packet after packet,
 headers included, so a Gilbert-Elliott burst can straddle two packets), then
 loses whole packets at ``erasure_rate``. Header bits are flipped like any other
-bits, and a packet whose header then fails its CRC-8 is dropped (None), exactly
-as the receiver would: a corrupt header gives no trustworthy fragment index or
-length, so the fragment cannot be placed. Payload errors pass through to the
-decoder (docs/design.md). This makes the packet-loss rate grow with BER and MTU,
-as on a real link, instead of pretending headers are error-free.
+bits, and a packet whose header then does not decode (a Golay word with more than
+3 bit errors, ``packets.decode_header``) is dropped (None), exactly as the receiver
+would: its fragment index cannot be trusted, so the fragment cannot be placed.
+Payload errors pass through to the decoder (docs/design.md). This makes the
+packet-loss rate grow with BER, as on a real link, instead of pretending headers
+are error-free.
 
 ``symbols_through_channel`` is the whole path:
 symbols -> code words -> packed bitstream -> (packets at ``mtu``) -> channel ->
@@ -21,7 +22,7 @@ import numpy as np
 from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, pack_bits, to_codewords, unpack_bits
 from semanticnn.channel.erasure import erasure_mask, received_symbols
 from semanticnn.channel.models import make_generator
-from semanticnn.channel.packets import correct_header, packetize, reassemble
+from semanticnn.channel.packets import decode_header, packetize, reassemble
 from semanticnn.errors import ConfigError, ProtocolError
 
 __all__ = ["Received", "transmit", "symbols_through_channel"]
@@ -40,14 +41,14 @@ class Received(NamedTuple):
 
 def _header_ok(packet: bytes) -> bool:
     try:
-        correct_header(packet)
+        decode_header(packet)
     except ProtocolError:
         return False
     return True
 
 
 def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
-    """Packets after ``channel`` and erasures: bytes, or None if lost or its header is beyond a one-bit repair.
+    """Packets after ``channel`` and erasures: bytes, or None if lost or its header does not decode.
 
     ``seed`` is an int or a ``torch.Generator``; bit errors are drawn first, then
     erasures, from the same generator.

@@ -1,52 +1,67 @@
-"""Packetiser of the symbol bitstream (docs/design.md, "Symbols, bits, packets").
+"""Packetiser of the symbol bitstream (docs/design.md, "Symbols, bits, packets"; docs/protocol.md).
 
-A packet is a 7-byte big-endian header followed by at most ``mtu - 7`` payload
-bytes::
+Header format v2: ``HEADER_BYTES = 6``, two extended Golay(24, 12) code words
+(``channel.golay``), each 3 bytes big-endian ``[12 info bits | 12 parity bits]``::
 
-    frame_id:u16  fragment:u8  count:u8  length:u16  crc8:u8
+    word 0 info: frame_id mod 4096
+    word 1 info: fragment (6 bits, high) | count - 1 (6 bits, low)     1..64 packets a frame
 
-``crc8`` (poly 0x07, init 0, no reflection, no xor-out) covers header bytes 0..5
-only, so payload bit errors reach the decoder. Mirror of ``snn_packetize`` in
-``toolchain/semanticnn/firmware/templates/src/sq.c``.
-
-The receiver repairs one flipped header bit (``correct_header``): over the 56
-header bits every single-bit error leaves its own non-zero syndrome
-``crc8(bytes 0..5) ^ byte 6``. ``parse_header`` alone stays strict.
+There is no length field and no CRC: a packet's payload is the rest of the packet
+(the link gives packet lengths), fragment ``i`` carries bitstream bytes from
+``i * (mtu - 6)``, and the receiver knows ``mtu`` and the bitstream size from the
+manifest. ``decode_header`` corrects up to 3 flipped bits in each word and rejects a
+packet whose word it cannot correct (4 flips are always detected) or whose fragment is
+not below its count; ``reassemble`` also drops a packet whose count or length is not the
+one its frame has. Payload bit errors reach the decoder untouched. Mirror of
+``snn_packetize`` in ``toolchain/semanticnn/firmware/templates/src/sq.c``, which encodes
+with the same ``golay.PARITY_ROWS`` (printed into the generated ``snn_packet.h``).
 """
 
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 
+from semanticnn.channel import golay
 from semanticnn.errors import ConfigError, ProtocolError
 
 __all__ = [
+    "HEADER_VERSION",
     "HEADER_BYTES",
+    "WORD_BYTES",
+    "FRAME_ID_BITS",
+    "FRAGMENT_BITS",
+    "MAX_PACKETS",
+    "FRAME_ID_MODULO",
     "DEFAULT_MTU",
     "Header",
     "Reassembled",
-    "correct_header",
-    "crc8",
+    "decode_header",
+    "encode_header",
+    "fragment_span",
+    "min_mtu",
+    "check_packet_count",
     "packet_count",
     "packetize",
-    "parse_header",
     "reassemble",
 ]
 
-HEADER_BYTES = 7
+HEADER_VERSION = 2
+WORD_BYTES = golay.WORD_BITS // 8
+HEADER_BYTES = 2 * WORD_BYTES
+FRAME_ID_BITS = golay.INFO_BITS
+FRAGMENT_BITS = golay.INFO_BITS // 2  # word 1 holds fragment and count - 1, 6 bits each
+MAX_PACKETS = 1 << FRAGMENT_BITS
+FRAME_ID_MODULO = 1 << FRAME_ID_BITS
 DEFAULT_MTU = 51  # LoRa EU868 SF12
-_HEADER = struct.Struct(">HBBH")
 
 
 @dataclass(frozen=True)
 class Header:
-    """A parsed packet header."""
+    """A decoded packet header: frame id (mod 4096), fragment index, fragments in the frame."""
 
     frame_id: int
     fragment: int
     count: int
-    length: int
 
 
 @dataclass(frozen=True)
@@ -58,97 +73,81 @@ class Reassembled:
     missing: tuple[int, ...]  # fragment indices that never arrived intact
 
 
-def crc8(data: bytes) -> int:
-    """CRC-8: poly ``x^8 + x^2 + x + 1`` (0x07), init 0x00, MSB first, no final xor."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
-
-
-def _syndrome_bits() -> dict[int, int]:
-    """Syndrome of a one-bit error -> its bit position in the header (0 = MSB of byte 0)."""
-    table = {}
-    for position in range(8 * HEADER_BYTES):
-        error = bytearray(HEADER_BYTES)
-        error[position // 8] = 0x80 >> (position % 8)
-        table[crc8(bytes(error[:6])) ^ error[6]] = position
-    return table
-
-
-_SYNDROME_BIT = _syndrome_bits()
-
-
 def packet_count(n_bytes: int, mtu: int) -> int:
-    """Packets for ``n_bytes`` of bitstream: ``ceil(n_bytes / (mtu - 7))``."""
+    """Packets for ``n_bytes`` of bitstream: ``ceil(n_bytes / (mtu - 6))``."""
     return -(-n_bytes // (mtu - HEADER_BYTES))
+
+
+def min_mtu(n_bytes: int) -> int:
+    """Smallest mtu that sends ``n_bytes`` in at most ``MAX_PACKETS`` packets."""
+    return -(-n_bytes // MAX_PACKETS) + HEADER_BYTES
+
+
+def check_packet_count(n_bytes: int, mtu: int, option: str = "mtu"):
+    """ConfigError unless ``n_bytes`` fit ``MAX_PACKETS`` packets of ``mtu`` bytes (and one byte of payload fits)."""
+    if mtu <= HEADER_BYTES:
+        raise ConfigError(f"{option} {mtu} leaves no room after the {HEADER_BYTES}-byte header: "
+                          f"pass {max(HEADER_BYTES + 1, min_mtu(n_bytes))} or more")
+    count = packet_count(n_bytes, mtu)
+    if count > MAX_PACKETS:
+        raise ConfigError(f"{option} {mtu} cuts the {n_bytes}-byte bitstream into {count} packets, the header "
+                          f"counts at most {MAX_PACKETS}: pass {min_mtu(n_bytes)} or more")
+
+
+def fragment_span(fragment: int, n_bytes: int, mtu: int) -> tuple[int, int]:
+    """``(start, length)`` in the bitstream of fragment ``fragment`` of an ``n_bytes`` stream."""
+    room = mtu - HEADER_BYTES
+    start = fragment * room
+    return start, min(room, n_bytes - start)
+
+
+def encode_header(frame_id: int, fragment: int, count: int) -> bytes:
+    """The 6 header bytes: Golay words of ``frame_id mod 4096`` and ``fragment << 6 | count - 1``."""
+    if not 0 <= fragment < count <= MAX_PACKETS:
+        raise ConfigError(f"fragment {fragment} of {count}: a frame has 1 to {MAX_PACKETS} fragments")
+    words = (frame_id % FRAME_ID_MODULO, fragment << FRAGMENT_BITS | (count - 1))
+    return b"".join(golay.encode(info).to_bytes(WORD_BYTES, "big") for info in words)
+
+
+def decode_header(packet: bytes) -> tuple[Header, int]:
+    """``(header, bits corrected)`` of a packet.
+
+    ProtocolError if the packet is shorter than a header, a Golay word has more than 3
+    bit errors, or the fragment is not below the count.
+    """
+    if len(packet) < HEADER_BYTES:
+        raise ProtocolError(f"packet of {len(packet)} bytes is shorter than the {HEADER_BYTES}-byte header")
+    infos, corrected = [], 0
+    for w in range(2):
+        decoded = golay.decode(int.from_bytes(packet[w * WORD_BYTES : (w + 1) * WORD_BYTES], "big"))
+        if decoded is None:
+            raise ProtocolError(f"packet header word {w} has more than {golay.CORRECTABLE} bit errors")
+        infos.append(decoded[0])
+        corrected += decoded[1]
+    fragment, count = infos[1] >> FRAGMENT_BITS, (infos[1] & (MAX_PACKETS - 1)) + 1
+    if fragment >= count:
+        raise ProtocolError(f"packet header names fragment {fragment} of a {count}-packet frame")
+    return Header(infos[0], fragment, count), corrected
 
 
 def packetize(bitstream: bytes, frame_id: int, mtu: int = DEFAULT_MTU) -> list[bytes]:
     """Cut ``bitstream`` into packets of at most ``mtu`` bytes (header included)."""
-    if mtu <= HEADER_BYTES:
-        raise ConfigError(f"mtu {mtu} leaves no room after the {HEADER_BYTES}-byte header")
-    room = mtu - HEADER_BYTES
+    check_packet_count(len(bitstream), mtu)
     count = packet_count(len(bitstream), mtu)
-    if count > 255:
-        raise ConfigError(f"{len(bitstream)} bytes need {count} packets of mtu {mtu}; at most 255 fit")
     packets = []
     for i in range(count):
-        payload = bytes(bitstream[i * room : (i + 1) * room])
-        head = _HEADER.pack(frame_id & 0xFFFF, i, count, len(payload))
-        packets.append(head + bytes([crc8(head)]) + payload)
+        start, length = fragment_span(i, len(bitstream), mtu)
+        packets.append(encode_header(frame_id, i, count) + bytes(bitstream[start : start + length]))
     return packets
 
 
-def correct_header(packet: bytes) -> tuple[bytes, bool]:
-    """``(packet, corrected)``: ``packet`` with a single flipped header bit put back.
-
-    A header that passes its CRC-8 comes back unchanged. One that fails is
-    repaired when its syndrome names one bit and the repaired header is
-    consistent (``count >= 1``, ``fragment < count``, ``length`` no more than
-    the payload bytes present); otherwise ProtocolError.
-    """
-    _check_length(packet)
-    syndrome = crc8(packet[:6]) ^ packet[6]
-    if syndrome == 0:
-        return bytes(packet), False
-    position = _SYNDROME_BIT.get(syndrome)
-    if position is None:
-        raise ProtocolError(f"packet header CRC-8 mismatch (syndrome 0x{syndrome:02x}) is not a single-bit error")
-    fixed = bytearray(packet)
-    fixed[position // 8] ^= 0x80 >> (position % 8)
-    head = Header(*_HEADER.unpack(fixed[:6]))
-    if head.count < 1 or head.fragment >= head.count or head.length > len(packet) - HEADER_BYTES:
-        raise ProtocolError(f"packet header with bit {position} repaired is inconsistent: {head}")
-    return bytes(fixed), True
-
-
-def _check_length(packet: bytes):
-    if len(packet) < HEADER_BYTES:
-        raise ProtocolError(f"packet of {len(packet)} bytes is shorter than the {HEADER_BYTES}-byte header")
-
-
-def parse_header(packet: bytes) -> Header:
-    """Header of a packet; raises ProtocolError if it is short or fails its CRC-8 (no repair)."""
-    if len(packet) < HEADER_BYTES:
-        raise ProtocolError(f"packet of {len(packet)} bytes is shorter than the {HEADER_BYTES}-byte header")
-    if crc8(packet[:6]) != packet[6]:
-        raise ProtocolError(
-            f"packet header CRC-8 mismatch: got 0x{packet[6]:02x}, want 0x{crc8(packet[:6]):02x}"
-        )
-    return Header(*_HEADER.unpack(packet[:6]))
-
-
 def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled:
-    """Rebuild a ``total_bytes`` bitstream; fragment ``i`` sits at ``i * (mtu - 7)``.
+    """Rebuild a ``total_bytes`` bitstream; fragment ``i`` sits at ``i * (mtu - 6)``.
 
-    Headers with one flipped bit are repaired (``correct_header``). Packets
-    that are None, whose header cannot be repaired, or that claim an
-    out-of-range position are treated as lost; their bytes stay zero and are marked missing.
+    Packets that are None, whose header does not decode (``decode_header``), whose
+    count is not this frame's, or whose payload is not its fragment's length are
+    treated as lost: their bytes stay zero and are marked missing.
     """
-    room = mtu - HEADER_BYTES
     count = packet_count(total_bytes, mtu)
     data = bytearray(total_bytes)
     received = np.zeros(total_bytes, dtype=bool)
@@ -157,16 +156,14 @@ def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled
         if packet is None:
             continue
         try:
-            packet, _ = correct_header(packet)
+            head, _ = decode_header(packet)
         except ProtocolError:
             continue
-        head = parse_header(packet)
-        start = head.fragment * room
-        payload = packet[HEADER_BYTES : HEADER_BYTES + head.length]
-        if head.fragment >= count or len(payload) != head.length or start + head.length > total_bytes:
+        start, length = fragment_span(head.fragment, total_bytes, mtu)
+        if head.count != count or len(packet) != HEADER_BYTES + length:
             continue
-        data[start : start + head.length] = payload
-        received[start : start + head.length] = True
+        data[start : start + length] = packet[HEADER_BYTES:]
+        received[start : start + length] = True
         got.add(head.fragment)
     missing = tuple(i for i in range(count) if i not in got)
     return Reassembled(bytes(data), received, missing)

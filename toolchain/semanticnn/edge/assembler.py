@@ -4,11 +4,12 @@ A frame is keyed by ``(device, frame id)``. It is ready when all of its ``count`
 fragments are in, or ``timeout_s`` after its first packet arrived. Every packet is
 checked before it is kept; a bad one is counted and dropped, never raised:
 
-* ``bad_crc``: the header fails its CRC-8 and is not one bit from a consistent
-  header (``channel.packets.correct_header``), or is shorter than a header;
-  ``header_corrected`` counts the packets kept after a one-bit repair;
-* ``out_of_range``: the fragment count is not the model's, the index is past it,
-  or the length is not what that fragment carries at this mtu;
+* ``bad_header``: a Golay word of the header has more than 3 bit errors, or the
+  fragment index is not below the count (``channel.packets.decode_header``), or the
+  packet is shorter than a header; ``header_corrected`` counts the packets kept after
+  their header had bit errors corrected;
+* ``out_of_range``: the fragment count is not the model's, or the packet's length is
+  not what that fragment carries at this mtu;
 * ``duplicate``: the fragment is already in (also after its frame was released);
 * ``late``: a fragment of a frame already released without it (it stays lost);
 * ``unknown_device``: the device is not in ``devices`` (when a registry is given).
@@ -16,14 +17,22 @@ checked before it is kept; a bad one is counted and dropped, never raised:
 Lost packets are counted when their frame is released (its missing fragments),
 and whole frames that never showed up are counted from gaps in a device's frame
 ids (each then costs ``count`` packets); a frame that turns up after its gap was
-counted takes its packets back.
+counted takes its packets back. Frame ids are modulo ``FRAME_ID_MODULO`` (4096), as the
+header carries them.
 """
 
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from semanticnn.channel.packets import HEADER_BYTES, correct_header, packet_count, parse_header
+from semanticnn.channel.packets import (
+    FRAME_ID_MODULO,
+    HEADER_BYTES,
+    decode_header,
+    encode_header,
+    fragment_span,
+    packet_count,
+)
 from semanticnn.errors import ProtocolError
 
 __all__ = ["Counters", "Frame", "FrameAssembler", "DONE_MEMORY"]
@@ -37,7 +46,7 @@ class Counters:
     """What a receiver has seen; every field is a count of packets or frames."""
 
     packets: int = 0
-    bad_crc: int = 0
+    bad_header: int = 0
     header_corrected: int = 0
     out_of_range: int = 0
     duplicate: int = 0
@@ -97,10 +106,6 @@ class FrameAssembler:
         self.pending = OrderedDict()  # (device, frame id) -> Frame, oldest first
         self._logs = {}
 
-    def _length(self, fragment):
-        room = self.mtu - HEADER_BYTES
-        return min(room, self.payload_bytes - fragment * room)
-
     def add(self, device, packet, ber=None, now=None):
         """Take one packet of ``device``; returns the Frame if this packet completed it, else None."""
         c = self.counters
@@ -109,16 +114,15 @@ class FrameAssembler:
             c.unknown_device += 1
             return None
         try:
-            packet, corrected = correct_header(bytes(packet))
+            head, corrected = decode_header(bytes(packet))
         except ProtocolError:
-            c.bad_crc += 1
+            c.bad_header += 1
             return None
-        c.header_corrected += corrected
-        head = parse_header(packet)
-        if (head.count != self.count or head.fragment >= self.count or head.length != self._length(head.fragment)
-                or len(packet) != HEADER_BYTES + head.length):
+        _, length = fragment_span(head.fragment, self.payload_bytes, self.mtu)
+        if head.count != self.count or len(packet) != HEADER_BYTES + length:
             c.out_of_range += 1
             return None
+        c.header_corrected += corrected > 0
         log = self._logs.setdefault(device, _DeviceLog())
         key = (device, head.frame_id)
         if head.frame_id in log.released:
@@ -135,7 +139,8 @@ class FrameAssembler:
         if head.fragment in frame.fragments:
             c.duplicate += 1
             return None
-        frame.fragments[head.fragment] = bytes(packet)
+        frame.fragments[head.fragment] = bytes(packet) if not corrected else (
+            encode_header(head.frame_id, head.fragment, head.count) + bytes(packet[HEADER_BYTES:]))
         if ber is not None:
             frame.bers.append(float(ber))
         if frame.missing == 0:
@@ -151,11 +156,11 @@ class FrameAssembler:
             c.lost_packets -= self.count
             return
         if log.newest is not None:
-            ahead = (frame_id - log.newest) & 0xFFFF
+            ahead = (frame_id - log.newest) % FRAME_ID_MODULO
             if ahead == 0 or ahead > _GAP_WINDOW:
                 return  # an older frame arriving late, or a device restart
             for skipped in range(1, ahead):
-                log.presumed_lost.add((log.newest + skipped) & 0xFFFF)
+                log.presumed_lost.add((log.newest + skipped) % FRAME_ID_MODULO)
             c.lost_frames += ahead - 1
             c.lost_packets += (ahead - 1) * self.count
             if len(log.presumed_lost) > _GAP_WINDOW:

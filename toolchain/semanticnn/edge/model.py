@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from semanticnn.channel.packets import HEADER_VERSION
 from semanticnn.errors import ConfigError
 
 __all__ = ["EdgeModel", "load_edge_model"]
@@ -53,6 +54,10 @@ def load_edge_model(folder, threads=1):
     missing = [k for k in _KEYS if k not in manifest]
     if manifest.get("format") != _FORMAT or missing:
         raise ConfigError(f"{path} is not a decoder manifest (lacks {', '.join(missing) or 'format'}): {_FIX}")
+    header = manifest.get("packet", {}).get("format", 1)
+    if header != HEADER_VERSION:
+        raise ConfigError(f"{path} is for packet header format {header}, this receiver reads format {HEADER_VERSION}: "
+                          f"{_FIX}")
     onnx_path = folder / manifest["model_file"]
     if not onnx_path.is_file():
         raise ConfigError(f"{onnx_path} not found: {_FIX}")

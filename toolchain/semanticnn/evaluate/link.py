@@ -9,23 +9,31 @@ The i.i.d. channel is sampled by its flip positions: the gaps between flips of a
 Bernoulli(p) process are Geometric(p) (trials up to and including the next flip), so
 ``t_j = g_1 + ... + g_j - 1``; this draws about ``n p`` numbers a frame instead of
 ``n``, which matters for the 131072-bit frames of the raw 8-bit baselines. Other
-channels go through ``channel.link.symbols_through_channel``. Payload bits only: no
-packet headers cross the channel here (the raw baselines' 16384 bytes would need
-more than 255 packets at any LoRa MTU); ``header_intact`` says how often an uncoded
-header would survive, and ``lost_symbols`` erases whole packets of the split code.
+channels go through ``channel.link.symbols_through_channel``. ``send_symbols`` sends
+payload bits only (the raw baselines' 16384 bytes would need more than 64 packets at
+any LoRa MTU). ``send_packets`` sends the split code as the firmware does: real
+packets, headers included, through ``channel.link.transmit`` and the receiver's
+``reassemble``, so a packet whose header does not decode is lost and its symbols come
+back erased; it draws the same errors as ``snn-bench --accuracy`` for the same seed,
+key and image. ``header_intact`` is the probability that a header decodes on an i.i.d.
+channel, and ``lost_symbols`` erases whole packets of the split code at a given rate.
 """
+
+import math
+import zlib
 
 import numpy as np
 import torch
 
 from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, payload_bytes, to_codewords
 from semanticnn.channel.erasure import erasure_mask, symbol_packets
+from semanticnn.channel.golay import CORRECTABLE, WORD_BITS
 from semanticnn.channel.link import symbols_through_channel
 from semanticnn.channel.models import CHANNELS, make_channel, make_generator
-from semanticnn.channel.packets import HEADER_BYTES, packet_count
+from semanticnn.channel.packets import HEADER_BYTES, WORD_BYTES, packet_count
 
-__all__ = ["known_channels", "check_channel", "send_symbols", "frame_seed", "iid_flip_positions",
-           "flip_codewords", "lost_symbols", "header_intact"]
+__all__ = ["known_channels", "check_channel", "send_symbols", "send_packets", "frame_seed", "stream_key",
+           "iid_flip_positions", "flip_codewords", "lost_symbols", "header_intact"]
 
 
 def known_channels():
@@ -45,6 +53,11 @@ def check_channel(name, bers=(0.0,)):
 def frame_seed(seed, *keys):
     """A 32-bit seed derived from ``seed`` and integer ``keys`` (stream, BER, image)."""
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+def stream_key(stream, ber):
+    """The ``key`` of ``frame_seed`` for a stream name (``"split"``, ``"raw-uint8"``...) at ``ber``."""
+    return zlib.crc32(stream.encode()), round(float(ber) * 1e9)
 
 
 def iid_flip_positions(n_bits, ber, generator):
@@ -96,6 +109,24 @@ def send_symbols(frames, levels, mapping, channel, ber, seed, key=(), start=0):
     return out
 
 
+def send_packets(frames, levels, mapping, channel, ber, seed, mtu, key=(), start=0):
+    """``(symbols, erased)`` of ``frames`` (int [B, n]) sent as packets of ``mtu`` bytes over ``channel`` at ``ber``.
+
+    Row ``i`` is image ``start + i``, sent with seed ``frame_seed(seed, *key, start + i)``
+    (``channel.link.symbols_through_channel``); ``erased`` is True for the symbols of
+    packets whose header did not decode.
+    """
+    frames = np.asarray(frames, dtype=np.int64)
+    if float(ber) == 0.0:
+        return frames.copy(), np.zeros(frames.shape, dtype=bool)
+    link = make_channel(channel, float(ber))
+    symbols, erased = np.empty_like(frames), np.empty(frames.shape, dtype=bool)
+    for i, row in enumerate(frames):
+        symbols[i], erased[i] = symbols_through_channel(row, levels, mapping, link,
+                                                        frame_seed(seed, *key, start + i), mtu)
+    return symbols, erased
+
+
 def lost_symbols(n_frames, n_symbols, k, mtu, rate, seed, key=(), start=0):
     """Bool [n_frames, n_symbols]: True where a symbol's packet was lost (``rate`` per packet).
 
@@ -113,5 +144,11 @@ def lost_symbols(n_frames, n_symbols, k, mtu, rate, seed, key=(), start=0):
 
 
 def header_intact(ber):
-    """Probability that an uncoded ``HEADER_BYTES``-byte packet header crosses an i.i.d. channel unhurt."""
-    return (1.0 - float(ber)) ** (8 * HEADER_BYTES)
+    """Probability that a packet header decodes after an i.i.d. channel at ``ber``.
+
+    Each of its ``HEADER_BYTES / WORD_BYTES`` Golay words must have at most 3 of its
+    24 bits flipped: ``(sum_{j<=3} C(24, j) p^j (1 - p)^(24 - j)) ^ 2``.
+    """
+    p = float(ber)
+    word = sum(math.comb(WORD_BITS, j) * p ** j * (1.0 - p) ** (WORD_BITS - j) for j in range(CORRECTABLE + 1))
+    return word ** (HEADER_BYTES // WORD_BYTES)

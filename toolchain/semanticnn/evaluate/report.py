@@ -72,9 +72,10 @@ def _header_note(report):
         return []
     odds = ", ".join(f"{100 * p:.1f}% at {ber_text(b)}" for b, p in zip(report["bers"], report["header_intact"],
                                                                         strict=True) if b > 0)
-    return ["", f"Bit errors hit the payload only: packet headers are counted on air but not corrupted here. "
-                f"Uncoded, a {report['header_bytes']}-byte header arrives intact with probability {odds}, so a "
-                "real link must protect its headers."]
+    return ["", f"The split rows send real packets: each {report['header_bytes']}-byte header (two extended "
+                f"Golay(24, 12) words, up to 3 bit errors corrected in each) crosses the channel with its payload, "
+                f"and the symbols of a packet whose header does not decode reach the decoder as erasures. A header "
+                f"decodes with probability {odds}. The raw rows send payload bits only."]
 
 
 def render_markdown(report, title=None, plot=None):

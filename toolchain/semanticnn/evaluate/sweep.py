@@ -3,13 +3,15 @@
 Methods (one registry, ``METHODS``), one row of the report each:
 
 * ``unsplit``: ``tail(stem(x))`` with no channel, the reference line (same at every BER).
-* ``split``: encoder symbols -> channel at BER ``p`` -> ``decoder.classify_indices(idx, p)``,
-  the decoder told the true BER.
+* ``split``: encoder symbols -> packets of ``mtu`` bytes -> channel at BER ``p`` (headers
+  included) -> the receiver's reassembly -> ``decoder.classify_indices(idx, p, erased)``,
+  the decoder told the true BER; the symbols of a packet whose header did not decode are
+  erased, as ``snn serve`` and ``snn-bench --accuracy`` erase them.
 * ``split-est-half`` / ``split-est-double`` / ``split-est-unknown``: the same received
   symbols, the decoder told ``p / 2``, ``2 p`` or ``UNKNOWN_BER`` (a receiver that knows
   nothing of its link).
-* ``split-lost``: the same symbols with whole packets of ``mtu`` bytes lost at
-  ``packet_loss``, the erasure mask given to the decoder (only when ``packet_loss > 0``).
+* ``split-lost``: the same symbols with, besides, whole packets lost at ``packet_loss``,
+  the erasure mask given to the decoder (only when ``packet_loss > 0``).
 * ``raw-uint8`` / ``raw-int8``: the stem output as 8-bit values -> channel -> frozen tail
   (``semanticnn.evaluate.baselines``).
 
@@ -35,16 +37,16 @@ from dataclasses import dataclass
 import torch
 
 from semanticnn.channel.bits import bits_per_symbol, payload_bytes
-from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
+from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, check_packet_count, packet_count
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
-from semanticnn.evaluate.link import check_channel, header_intact, lost_symbols, send_symbols
+from semanticnn.evaluate.link import check_channel, header_intact, lost_symbols, send_packets, send_symbols, stream_key
 from semanticnn.model.codec import UNKNOWN_BER
 from semanticnn.progress import advancer
 from semanticnn.train.tensors import batches, to_float
 
-__all__ = ["Method", "METHODS", "parse_bers", "check_pair", "feature_bytes", "default_methods", "check_options",
-           "run_eval"]
+__all__ = ["Method", "METHODS", "parse_bers", "check_pair", "feature_bytes", "split_payload_bytes", "default_methods",
+           "check_options", "run_eval"]
 
 _PAIR_KEYS = ("code_channels", "levels", "mapping", "stem_channels")
 
@@ -106,30 +108,28 @@ class Setup:
     packet_loss: float
 
 
-def _key(stream, ber):
-    return zlib.crc32(stream.encode()), round(float(ber) * 1e9)
-
-
 def _through(setup, t, levels, mapping, ber, seed, batch, stream):
-    """NCHW integer tensor -> NHWC frames -> channel -> NCHW tensor."""
-    rx = send_symbols(to_frames(t).numpy(), levels, mapping, setup.channel, ber, seed, _key(stream, ber),
+    """NCHW integer tensor -> NHWC frames -> channel (payload bits only) -> NCHW tensor."""
+    rx = send_symbols(to_frames(t).numpy(), levels, mapping, setup.channel, ber, seed, stream_key(stream, ber),
                       batch.start)
     return from_frames(torch.from_numpy(rx), t.shape)
 
 
 def _send_split(setup, batch, ber, seed):
-    """Received symbol indices [B, C, 8, 8]."""
-    cfg = setup.encoder.config
-    return _through(setup, batch.indices, cfg["levels"], cfg["mapping"], ber, seed, batch, "split")
+    """``(received symbol indices [B, C, 8, 8], erased [B, C, 8, 8])`` over real packets of ``setup.mtu``."""
+    cfg, shape = setup.encoder.config, batch.indices.shape
+    symbols, erased = send_packets(to_frames(batch.indices).numpy(), cfg["levels"], cfg["mapping"], setup.channel,
+                                   ber, seed, setup.mtu, stream_key("split", ber), batch.start)
+    return from_frames(torch.from_numpy(symbols), shape), from_frames(torch.from_numpy(erased), shape)
 
 
 def _send_raw(name):
-    """Received float feature of the 8-bit baseline ``name`` (a key of ``baselines.RAW_SCHEMES``)."""
+    """``(received float feature, None)`` of the 8-bit baseline ``name`` (a key of ``baselines.RAW_SCHEMES``)."""
 
     def send(setup, batch, ber, seed):
         quantizer = setup.quantizers[name]
         return quantizer.decode(_through(setup, quantizer.encode(batch.feature), 256, "natural", ber, seed,
-                                         batch, name))
+                                         batch, name)), None
     return send
 
 
@@ -160,7 +160,7 @@ def _tail(setup, batch, received, told, erased):
     return setup.reference_tail(received)
 
 
-def _split_payload(encoder):
+def split_payload_bytes(encoder):
     """``ceil(C * H/4 * W/4 * log2(L) / 8)`` bytes of symbols."""
     cfg = encoder.config
     n = cfg["code_channels"] * (cfg["input_shape"][1] // 4) * (cfg["input_shape"][2] // 4)
@@ -194,16 +194,16 @@ class Method:
 
 METHODS = {
     "unsplit": Method("full model, no split (reference)", lambda enc: None, None, _unsplit),
-    "split": Method("split SQ codec, decoder told the true BER", _split_payload, "split", _decode,
+    "split": Method("split SQ codec, decoder told the true BER", split_payload_bytes, "split", _decode,
                     lambda ber: ber),
-    "split-est-half": Method("split SQ codec, decoder told 0.5x the BER", _split_payload, "split", _decode,
+    "split-est-half": Method("split SQ codec, decoder told 0.5x the BER", split_payload_bytes, "split", _decode,
                              lambda ber: ber / 2, versus="split"),
-    "split-est-double": Method("split SQ codec, decoder told 2x the BER", _split_payload, "split", _decode,
+    "split-est-double": Method("split SQ codec, decoder told 2x the BER", split_payload_bytes, "split", _decode,
                                lambda ber: min(2 * ber, 0.5), versus="split"),
-    "split-est-unknown": Method(f"split SQ codec, decoder told {UNKNOWN_BER:g} (BER unknown)", _split_payload,
+    "split-est-unknown": Method(f"split SQ codec, decoder told {UNKNOWN_BER:g} (BER unknown)", split_payload_bytes,
                                 "split", _decode, lambda ber: UNKNOWN_BER, versus="split"),
     "split-lost": Method("split SQ codec, {loss:g}% of packets lost (erasure mask to the decoder)",
-                         _split_payload, "split", _decode, lambda ber: ber, lossy=True, versus="split"),
+                         split_payload_bytes, "split", _decode, lambda ber: ber, lossy=True, versus="split"),
     "raw-uint8": Method("raw split feature, uint8", _raw_payload, "raw-uint8", _tail),
     "raw-int8": Method("raw split feature, int8 symmetric", _raw_payload, "raw-int8", _tail),
 }
@@ -214,13 +214,15 @@ def default_methods(packet_loss=0.0):
     return tuple(name for name, m in METHODS.items() if packet_loss > 0 or not m.lossy)
 
 
-def check_options(methods, seeds=3, mtu=DEFAULT_MTU, packet_loss=0.0):
-    """One-line ConfigError for an unknown method, no seed, an MTU with no room, a loss rate outside [0, 1)."""
+def check_options(methods, seeds=3, mtu=DEFAULT_MTU, packet_loss=0.0, payload=1):
+    """One-line ConfigError for a bad option.
+
+    An unknown method, no seed, an MTU with no room or that needs more than 64 packets for a
+    ``payload``-byte frame, a loss rate outside [0, 1).
+    """
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: pass at least 1 channel seed")
-    if mtu <= HEADER_BYTES:
-        raise ConfigError(f"--mtu {mtu} leaves no room after the {HEADER_BYTES}-byte packet header: "
-                          f"pass {HEADER_BYTES + 1} or more")
+    check_packet_count(payload, mtu, "--mtu")
     if not 0.0 <= packet_loss < 1.0:
         raise ConfigError(f"--packet-loss {packet_loss} is outside [0, 1): it is the fraction of packets lost")
     unknown = [m for m in methods if m not in METHODS]
@@ -265,16 +267,15 @@ class _Counter:
         key = (method.logits, method.stream, method.lossy, None if method.stream is None else ber,
                None if noise_free else seed, told)
         if key not in hits:
-            rx = None
+            rx = mask = None
             if method.stream is not None:
                 if method.stream not in received:
                     received[method.stream] = STREAMS[method.stream](self.setup, batch, ber, seed)
-                rx = received[method.stream]
-            mask = None
+                rx, mask = received[method.stream]
             if method.lossy:
                 if seed not in erased:
                     erased[seed] = _erased(self.setup, batch, seed)
-                mask = erased[seed]
+                mask = erased[seed] if mask is None else mask | erased[seed]
             logits = method.logits(self.setup, batch, rx, told, mask)
             hits[key] = int((logits.argmax(1) == batch.labels).sum())
         return hits[key]
@@ -334,7 +335,7 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     (:func:`semanticnn.progress.progress_bar`) counts the images. Returns the report dict.
     """
     methods = default_methods(packet_loss) if methods is None else tuple(methods)
-    check_options(methods, seeds, mtu, packet_loss)
+    check_options(methods, seeds, mtu, packet_loss, split_payload_bytes(encoder))
     check_channel(channel, bers)
     check_pair(encoder, decoder)
     encoder.eval()

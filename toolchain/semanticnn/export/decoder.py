@@ -24,9 +24,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semanticnn.channel import golay
 from semanticnn.channel.bits import bits_per_symbol, payload_bytes
 from semanticnn.channel.erasure import symbol_packets
-from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, packet_count
+from semanticnn.channel.packets import (
+    DEFAULT_MTU,
+    FRAGMENT_BITS,
+    HEADER_BYTES,
+    HEADER_VERSION,
+    MAX_PACKETS,
+    check_packet_count,
+    packet_count,
+)
 from semanticnn.errors import ConfigError, ExportError
 from semanticnn.provenance import provenance
 
@@ -114,9 +123,12 @@ def decoder_manifest(decoder, source, mtu):
         "n_symbols": n_symbols, "levels": cfg["levels"], "bits_per_symbol": k, "mapping": cfg["mapping"],
         "centres": [float(v) for v in decoder.centres], "erasure_input": bool(cfg.get("erasure_input", False)),
         "payload_bytes": n_bytes, "mtu": mtu, "max_packets": packet_count(n_bytes, mtu),
-        "packet": {"header_bytes": HEADER_BYTES, "header": "frame_id:u16 fragment:u8 count:u8 length:u16 crc8:u8",
-                   "byte_order": "big-endian", "crc8": "poly 0x07, init 0x00, over header bytes 0..5",
-                   "payload": "code words MSB-first, fragment i at byte i * (mtu - 7)"},
+        "packet": {"format": HEADER_VERSION, "header_bytes": HEADER_BYTES,
+                   "header": "two extended Golay(24,12) words, 3 bytes big-endian each, [12 info | 12 parity] bits; "
+                             f"word 0 info: frame_id mod 4096; word 1 info: fragment << {FRAGMENT_BITS} | count - 1",
+                   "golay_parity_rows": list(golay.PARITY_ROWS), "max_packets_per_frame": MAX_PACKETS,
+                   "payload": f"the rest of the packet: code words MSB-first, fragment i at byte i * (mtu - "
+                              f"{HEADER_BYTES})"},
     }
 
 
@@ -148,10 +160,12 @@ def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU
     from semanticnn.model.checkpoint import load_decoder
     from semanticnn.output_paths import check_project_dir
 
-    if not HEADER_BYTES < mtu <= 0xFFFF:
-        raise ConfigError(f"mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to 65535 bytes")
+    if mtu > 0xFFFF:
+        raise ConfigError(f"--mtu {mtu} out of range: packets are at most 65535 bytes")
     check_project_dir(out_dir, MANIFEST_FILE, force)
     decoder = load_decoder(checkpoint)
+    n_symbols = int(np.prod(decoder.config["code_shape"]))
+    check_packet_count(payload_bytes(n_symbols, bits_per_symbol(decoder.config["levels"])), mtu, "--mtu")
     enc = _encoder_for(checkpoint, encoder)
     check_pair(enc, decoder)
     images = read_calibration(limit=samples)[0] if data is None else read_split(data, "test", samples)[0]

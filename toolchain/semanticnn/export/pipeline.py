@@ -54,6 +54,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     ``out_dir`` must be new, empty or an earlier export unless ``force`` (``preflight.check_destination``).
     """
     from semanticnn.data import read_calibration, read_split
+    from semanticnn.evaluate.sweep import split_payload_bytes
     from semanticnn.firmware.project import render_project as default_render_project
     from semanticnn.model.checkpoint import load_encoder
 
@@ -66,6 +67,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     checkpoint = Path(checkpoint)
     encoder = load_encoder(checkpoint)
     preflight.check_mapping(encoder.config["mapping"], checkpoint)
+    preflight.check_packets(split_payload_bytes(encoder), mtu)
     n_images = CALIBRATION_IMAGES + CHECK_IMAGES
     if data is None:
         images, _ = read_calibration(limit=n_images)
@@ -73,7 +75,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         images, _ = read_split(data, "train", limit=n_images, seed=0)
     module = encoder.export_module().eval()
     model_bytes = to_int8_tflite(module, images_to_float(images[:CALIBRATION_IMAGES]))
-    plan = plan_graph(read_graph(model_bytes))
+    plan = plan_graph(read_graph(model_bytes), dsp=target.dsp)
     model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
     tin, tout = plan.input_tensor, plan.output_tensor
     in_scale, in_zp = float(tin.scale[0]), int(tin.zero_point[0])

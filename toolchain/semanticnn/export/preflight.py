@@ -1,18 +1,24 @@
 """What an export checks before its long work: the MTU, the code mapping and the output directory.
 
+The MTU is bounded below by the packet header (``channel.packets``): a frame has at most
+``MAX_PACKETS`` (64) packets, so ``mtu >= ceil(payload / 64) + HEADER_BYTES``
+(``check_packets``, once the model's bitstream size is known), and above by one packet
+per serial frame (``MAX_MTU``).
+
 Each check is cheap and raises a one-line :class:`~semanticnn.errors.ConfigError`, so a
 bad argument stops ``snn-export`` in a moment rather than after calibration.
 """
 
 from semanticnn.bench.framing import MAX_RESULT_BYTES
 from semanticnn.channel.bits import MAPPINGS
-from semanticnn.channel.packets import HEADER_BYTES
+from semanticnn.channel.packets import HEADER_BYTES, check_packet_count, min_mtu
 from semanticnn.errors import ConfigError
 from semanticnn.firmware.runtimes import find_trees, get_runtime
 from semanticnn.firmware.targets import get_target
 from semanticnn.output_paths import check_project_dir
 
-__all__ = ["MANIFEST_FILE", "MAX_MTU", "check_export", "check_mtu", "check_mapping", "check_destination"]
+__all__ = ["MANIFEST_FILE", "MAX_MTU", "check_export", "check_mtu", "check_packets", "check_mapping",
+           "check_destination"]
 
 MANIFEST_FILE = "export.json"
 """The manifest every export writes; its presence marks a directory as an earlier export."""
@@ -28,6 +34,15 @@ def check_mtu(mtu):
             f"--mtu {mtu} out of range: packets need {HEADER_BYTES + 1} to {MAX_MTU} bytes "
             f"(a {HEADER_BYTES}-byte header, and one packet per serial frame)"
         )
+
+
+def check_packets(payload_bytes, mtu):
+    """Raise ConfigError unless a ``payload_bytes`` bitstream fits the header's packet count at ``mtu``."""
+    if min_mtu(payload_bytes) > MAX_MTU:
+        raise ConfigError(f"the model's {payload_bytes}-byte bitstream needs packets of {min_mtu(payload_bytes)} "
+                          f"bytes or more, above the {MAX_MTU}-byte limit of one serial frame: shrink the model's "
+                          "output")
+    check_packet_count(payload_bytes, mtu, "--mtu")
 
 
 def check_mapping(mapping, checkpoint):

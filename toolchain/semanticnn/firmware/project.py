@@ -4,13 +4,14 @@
 model files and writes the whole tree at once.
 """
 
+from semanticnn.channel import golay, packets
 from semanticnn.channel.packets import packet_count
 from semanticnn.firmware.clocks import header_defines
 from semanticnn.firmware.render import TEMPLATES_DIR, render_template
 
 __all__ = [
     "STACK_BYTES", "LATENCY_UNITS", "render_project", "config_context", "make_context", "board_context",
-    "link_context",
+    "link_context", "packet_context", "render_packet_header", "PACKET_HEADER_FILE",
 ]
 
 STACK_BYTES = 8192
@@ -20,6 +21,7 @@ QEMU_PORT = 5555
 COMMON_BOARD = "boards/common"   # every target: startup, sections, Cortex-M timer and caches
 STM32_BOARD = "boards/stm32"     # targets with a [clock] table: STM32 GPIO, USART, F4/F7 clock tree
 STATIC_SUFFIXES = (".c", ".h", ".ld")
+PACKET_HEADER_FILE = "model/snn_packet.h"
 
 
 def config_context(target, manifest) -> dict:
@@ -41,6 +43,24 @@ def config_context(target, manifest) -> dict:
         "max_packets": packet_count(manifest["payload_bytes"], manifest["mtu"]),
         "model_crc": manifest["model_crc32"],
     }
+
+
+def packet_context() -> dict:
+    """Context of snn_packet.h.j2: the header format of ``channel.packets`` and its Golay rows."""
+    return {
+        "version": packets.HEADER_VERSION,
+        "header_bytes": packets.HEADER_BYTES,
+        "word_bytes": packets.WORD_BYTES,
+        "info_bits": golay.INFO_BITS,
+        "fragment_bits": packets.FRAGMENT_BITS,
+        "max_packets": packets.MAX_PACKETS,
+        "parity_rows": list(golay.PARITY_ROWS),
+    }
+
+
+def render_packet_header() -> str:
+    """``snn_packet.h``, which ``src/sq.c`` includes (also for host builds of sq.c)."""
+    return render_template("snn_packet.h.j2", packet_context())
 
 
 def make_context(target) -> dict:
@@ -108,5 +128,6 @@ def render_project(target, manifest) -> dict:
     files["board/board_target.h"] = render_template(f"{COMMON_BOARD}/board_target.h.j2", board_context(target))
     files["board/link.ld"] = render_template(f"{COMMON_BOARD}/link.ld.j2", link_context(target))
     files["model/snn_config.h"] = render_template("snn_config.h.j2", config_context(target, manifest))
+    files[PACKET_HEADER_FILE] = render_packet_header()
     files["Makefile"] = render_template("Makefile.j2", make_context(target))
     return files

@@ -3,6 +3,12 @@
 
 #include <string.h>
 
+#include "snn_packet.h"
+
+#if SNN_PACKET_FORMAT != 2
+#error Regenerate snn_packet.h: sq.c writes packet header format 2
+#endif
+
 uint32_t snn_isqrt64(uint64_t x)
 {
     /* Bit-by-bit (digit-by-digit) method: exact floor(sqrt(x)). */
@@ -95,17 +101,25 @@ uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
     return n_bytes;
 }
 
-uint8_t snn_crc8(const uint8_t *data, uint32_t n)
+/* Golay(24, 12) code word [info | parity] of a 12-bit info word (snn_packet.h). */
+static uint32_t golay_word(uint32_t info)
 {
-    uint8_t crc = 0;
+    uint32_t parity = 0;
 
-    for (uint32_t i = 0; i < n; i++) {
-        crc ^= data[i];
-        for (int b = 0; b < 8; b++) {
-            crc = (crc & 0x80u) ? (uint8_t)((crc << 1) ^ 0x07u) : (uint8_t)(crc << 1);
+    for (uint32_t i = 0; i < SNN_GOLAY_INFO_BITS; i++) {
+        if ((info >> i) & 1u) {
+            parity ^= snn_golay_parity_rows[i];
         }
     }
-    return crc;
+    return (info << SNN_GOLAY_INFO_BITS) | parity;
+}
+
+static uint8_t *put_word(uint8_t *p, uint32_t word)
+{
+    for (uint32_t b = SNN_GOLAY_WORD_BYTES; b-- > 0u;) {
+        *p++ = (uint8_t)(word >> (8u * b));
+    }
+    return p;
 }
 
 uint32_t snn_packet_count(uint32_t n_bytes, uint32_t mtu)
@@ -121,20 +135,16 @@ uint32_t snn_packetize(const uint8_t *bitstream, uint32_t n_bytes,
 {
     uint32_t room = mtu - SNN_PACKET_HEADER_BYTES;
     uint32_t count = snn_packet_count(n_bytes, mtu);
+    uint32_t id_info = frame_id & ((1u << SNN_GOLAY_INFO_BITS) - 1u);
 
     for (uint32_t i = 0; i < count; i++) {
         uint8_t *p = out + i * mtu;
         uint32_t start = i * room;
         uint32_t len = (n_bytes - start < room) ? n_bytes - start : room;
 
-        p[0] = (uint8_t)(frame_id >> 8);
-        p[1] = (uint8_t)frame_id;
-        p[2] = (uint8_t)i;
-        p[3] = (uint8_t)count;
-        p[4] = (uint8_t)(len >> 8);
-        p[5] = (uint8_t)len;
-        p[6] = snn_crc8(p, 6);
-        memcpy(p + SNN_PACKET_HEADER_BYTES, bitstream + start, len);
+        p = put_word(p, golay_word(id_info));
+        p = put_word(p, golay_word((i << SNN_FRAGMENT_BITS) | (count - 1u)));
+        memcpy(p, bitstream + start, len);
         lengths[i] = (uint16_t)(SNN_PACKET_HEADER_BYTES + len);
     }
     return count;

@@ -9,8 +9,6 @@
 
 #include <stdint.h>
 
-#define SNN_PACKET_HEADER_BYTES 7u
-
 /* Floor square root of a 64-bit unsigned integer. */
 uint32_t snn_isqrt64(uint64_t x);
 
@@ -45,16 +43,16 @@ uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
                        uint32_t bits_per_symbol, int gray,
                        uint8_t *bitstream, uint8_t *symbols);
 
-/* CRC-8, poly 0x07, init 0x00, no reflection, no final xor. */
-uint8_t snn_crc8(const uint8_t *data, uint32_t n);
-
-/* Number of packets for a bitstream of n_bytes: ceil(n_bytes / (mtu - 7)). */
+/* Number of packets for a bitstream of n_bytes: ceil(n_bytes / (mtu - header
+ * bytes); the header is described in snn_packet.h and docs/protocol.md. */
 uint32_t snn_packet_count(uint32_t n_bytes, uint32_t mtu);
 
 /* Cut the bitstream into packets stored at out + i * mtu; lengths[i] gets the
- * packet length (header included). Returns the packet count. The caller
- * provides room for snn_packet_count(n_bytes, mtu) packets; mtu > 7 and the
- * count must be <= 255 (the fragment count field is one byte). */
+ * packet length (header included). Each header is two Golay(24, 12) words
+ * (snn_packet.h): the low bits of frame_id, then fragment and count - 1.
+ * Returns the packet count. The caller provides room for
+ * snn_packet_count(n_bytes, mtu) packets; mtu > SNN_PACKET_HEADER_BYTES and the
+ * count must be <= SNN_MAX_PACKETS_PER_FRAME. */
 uint32_t snn_packetize(const uint8_t *bitstream, uint32_t n_bytes,
                        uint16_t frame_id, uint32_t mtu,
                        uint8_t *out, uint16_t *lengths);
