@@ -1,10 +1,10 @@
 """C specialised per DEPTHWISE_CONV_2D layer: shapes constant, offset folded, weights pre-packed.
 
-Output channel ``oc`` reads input channel ``oc // multiplier``. Where dwconv_packed's path applies
-(multiplier 1 with ``in_c % 4 == 0`` or multiplier 2 with ``in_c`` even, a clamp floor at or
-above the output zero point, every shift a right shift) it runs, on every core: SMLAD on tap
-pairs, SMMLA + SSAT requantisation (dwconv2d_packed.c.j2; the same C with portable helpers on
-cores without DSP). Otherwise the per-tap code below: per output pixel the exporter's
+Output channel ``oc`` reads input channel ``oc // multiplier``. On DSP cores, where
+dwconv_packed's path applies (multiplier 1 with ``in_c % 4 == 0`` or multiplier 2 with ``in_c``
+even, a clamp floor at or above the output zero point, every shift a right shift), it runs:
+SMLAD on tap pairs, SMMLA + SSAT requantisation (dwconv2d_packed.c.j2). Otherwise, and on
+cores without DSP (where it measured faster), the per-tap code below: per output pixel the exporter's
 code loops over channels, each over the ``k_h * k_w`` taps (unrolled). It reuses conv_codegen's
 decisions: the input offset folded into the bias (padding taps read a row of the input zero
 point, whose offset-corrected value is 0, so the fold stays exact), the requantisation path
@@ -40,9 +40,9 @@ def _tap_offsets(p):
             for ky in range(p["k_h"]) for kx in range(p["k_w"])]
 
 
-def dwconv2d_const_bytes(layer) -> int:
+def dwconv2d_const_bytes(layer, dsp: bool) -> int:
     """Flash of the layer's constant arrays as its emitted C declares them."""
-    packed = packed_plan(layer)
+    packed = packed_plan(layer) if dsp else None
     if packed is not None:
         return 4 * len(packed["data"]) * len(packed["data"][0])
     p = layer.params
@@ -63,7 +63,7 @@ def _packed_code(layer, plan, cname, summary):
 
 def dwconv2d_code(layer, cname: str, summary: str, dsp: bool) -> dict:
     """``{"code": C text, "call": function name}`` for one depthwise layer."""
-    packed = packed_plan(layer)
+    packed = packed_plan(layer) if dsp else None
     if packed is not None:
         return _packed_code(layer, packed, cname, summary)
     p = layer.params

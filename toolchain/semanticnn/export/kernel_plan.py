@@ -79,8 +79,11 @@ class KernelPlan:
     in_place: set = dataclasses.field(default_factory=set)  # layer positions that overwrite their input
 
 
-def plan_graph(graph: Graph) -> KernelPlan:
-    """Plan ``graph``; raises a one-line ExportError naming the first operator or shape it cannot run."""
+def plan_graph(graph: Graph, dsp: bool = True) -> KernelPlan:
+    """Plan ``graph`` for a core with SMLAD (``dsp``) or without: the constants of their code differ.
+
+    Raises a one-line ExportError naming the first operator or shape it cannot run.
+    """
     unsupported = [f"{op.name} (layer {op.index})" for op in graph.operators if op.name not in SUPPORTED_OPS]
     if unsupported:
         hint = FLOAT_HINT if any(op.name in FLOAT_OPS for op in graph.operators) else ""
@@ -97,7 +100,7 @@ def plan_graph(graph: Graph) -> KernelPlan:
                               f"the model needs int8 input and output of at most {MAX_DIMS} dimensions")
     layers = [SUPPORTED_OPS[op.name](graph, op) for op in graph.operators]
     memory = plan_memory(graph, layers)
-    return KernelPlan(layers, _as_4d(tin), _as_4d(tout), memory.offsets, memory.arena_bytes, const_bytes(layers),
+    return KernelPlan(layers, _as_4d(tin), _as_4d(tout), memory.offsets, memory.arena_bytes, const_bytes(layers, dsp),
                       graph.tensors, memory.scratch, memory.in_place)
 
 

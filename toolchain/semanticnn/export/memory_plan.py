@@ -98,8 +98,8 @@ def plan_memory(graph, layers) -> MemoryPlan:
     return MemoryPlan(offsets, scratch, arena, in_place)
 
 
-def const_bytes(layers) -> int:
-    """Flash of the constant arrays as the generated C declares them."""
+def const_bytes(layers, dsp: bool = True) -> int:
+    """Flash of the constant arrays as the generated C declares them (for a core with DSP or not)."""
     total = 0
     for layer in layers:
         if layer.kind == "conv2d":
@@ -108,7 +108,7 @@ def const_bytes(layers) -> int:
             total += p["out_c"] * (k_padded(k) * 2 + REQUANT_ROW_BYTES)
             continue
         if layer.kind == "depthwise_conv2d":
-            total += dwconv2d_const_bytes(layer)
+            total += dwconv2d_const_bytes(layer, dsp)
             continue
         total += sum(np.asarray(v).size * C_TYPE_BYTES[ctype] for ctype, v in layer.arrays.values())
     return total

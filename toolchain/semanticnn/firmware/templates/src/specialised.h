@@ -69,36 +69,6 @@ static inline uint32_t snn_sxtb16_ror8(uint32_t x)
 #endif
 }
 
-/* The low halves of a and b as one word: (a.lo, b.lo), one PKHBT. */
-static inline uint32_t snn_pack_lo(uint32_t a, uint32_t b)
-{
-    return (a & 0xFFFFu) | (b << 16);
-}
-
-/* The high halves of a and b as one word: (a.hi, b.hi), one PKHTB. */
-static inline uint32_t snn_pack_hi(uint32_t a, uint32_t b)
-{
-    return (a >> 16) | (b & 0xFFFF0000u);
-}
-
-/* acc + lo(x) * lo(y): SMLABB. */
-static inline int32_t snn_smlabb(uint32_t x, uint32_t y, int32_t acc)
-{
-    return acc + (int32_t)(int16_t)x * (int16_t)y;
-}
-
-/* acc + lo(x) * hi(y): SMLABT. */
-static inline int32_t snn_smlabt(uint32_t x, uint32_t y, int32_t acc)
-{
-    return acc + (int32_t)(int16_t)x * ((int32_t)y >> 16);
-}
-
-/* acc + hi(x) * hi(y): SMLATT. */
-static inline int32_t snn_smlatt(uint32_t x, uint32_t y, int32_t acc)
-{
-    return acc + ((int32_t)x >> 16) * ((int32_t)y >> 16);
-}
-
 /* acc + the high word of the 64-bit product a * b (rounded down): SMMLA. */
 static inline int32_t snn_smmla(int32_t a, int32_t b, int32_t acc)
 {
@@ -331,6 +301,11 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
               : "memory");                                                                  \
     } while (0)
 #else
+/* Without DSP (the exporter's host check of the DSP code; DSP-less cores get the per-tap code):
+ * a multiply-accumulate per product, reading the same words: int16 weight k of the step is
+ * ((const snn_half_weight_t *)d)[k], byte b of an input word is channel b. */
+typedef int16_t __attribute__((may_alias)) snn_half_weight_t;
+
 #define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3) int32_t acc0, acc1, acc2, acc3
 
 #define SNN_DW_BIAS(d, acc0, acc1, acc2, acc3)                                                 \
@@ -342,13 +317,15 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
         (d) += 4;                                                                             \
     } while (0)
 
+#define SNN_DW_BYTE(word, b) ((int32_t)(int8_t)((word) >> (8 * (b))))
+
 #define SNN_DW_PAIR4(word_a, word_b, d, acc0, acc1, acc2, acc3)                                \
     do {                                                                                      \
-        uint32_t lo_ = snn_pack_lo((word_a), (word_b)), hi_ = snn_pack_hi((word_a), (word_b)); \
-        (acc0) = snn_smlad(snn_sxtb16(lo_), (uint32_t)(d)[0], (acc0));                        \
-        (acc1) = snn_smlad(snn_sxtb16_ror8(lo_), (uint32_t)(d)[1], (acc1));                   \
-        (acc2) = snn_smlad(snn_sxtb16(hi_), (uint32_t)(d)[2], (acc2));                        \
-        (acc3) = snn_smlad(snn_sxtb16_ror8(hi_), (uint32_t)(d)[3], (acc3));                   \
+        const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
+        (acc0) += SNN_DW_BYTE(word_a, 0) * w_[0] + SNN_DW_BYTE(word_b, 0) * w_[1];            \
+        (acc1) += SNN_DW_BYTE(word_a, 1) * w_[2] + SNN_DW_BYTE(word_b, 1) * w_[3];            \
+        (acc2) += SNN_DW_BYTE(word_a, 2) * w_[4] + SNN_DW_BYTE(word_b, 2) * w_[5];            \
+        (acc3) += SNN_DW_BYTE(word_a, 3) * w_[6] + SNN_DW_BYTE(word_b, 3) * w_[7];            \
         (d) += 4;                                                                             \
     } while (0)
 
@@ -363,31 +340,33 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
 
 #define SNN_DW_PAIR2(both, d, acc0, acc1, acc2, acc3)                                          \
     do {                                                                                      \
-        uint32_t e_ = snn_sxtb16(both), o_ = snn_sxtb16_ror8(both);                           \
-        (acc0) = snn_smlad(e_, (uint32_t)(d)[0], (acc0));                                     \
-        (acc1) = snn_smlad(e_, (uint32_t)(d)[1], (acc1));                                     \
-        (acc2) = snn_smlad(o_, (uint32_t)(d)[2], (acc2));                                     \
-        (acc3) = snn_smlad(o_, (uint32_t)(d)[3], (acc3));                                     \
+        const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
+        int32_t c0_ = SNN_DW_BYTE(both, 0), c1_ = SNN_DW_BYTE(both, 1);                        \
+        int32_t c2_ = SNN_DW_BYTE(both, 2), c3_ = SNN_DW_BYTE(both, 3);                        \
+        (acc0) += c0_ * w_[0] + c2_ * w_[1];                                                  \
+        (acc1) += c0_ * w_[2] + c2_ * w_[3];                                                  \
+        (acc2) += c1_ * w_[4] + c3_ * w_[5];                                                  \
+        (acc3) += c1_ * w_[6] + c3_ * w_[7];                                                  \
         (d) += 4;                                                                             \
     } while (0)
 
 #define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3)                                             \
     do {                                                                                      \
-        uint32_t e_ = snn_sxtb16(t), o_ = snn_sxtb16_ror8(t);                                 \
-        (acc0) = snn_smlabb(e_, (uint32_t)(d)[0], (acc0));                                    \
-        (acc2) = snn_smlatt(e_, (uint32_t)(d)[0], (acc2));                                    \
-        (acc1) = snn_smlabb(o_, (uint32_t)(d)[1], (acc1));                                    \
-        (acc3) = snn_smlatt(o_, (uint32_t)(d)[1], (acc3));                                    \
+        const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
+        (acc0) += SNN_DW_BYTE(t, 0) * w_[0];                                                  \
+        (acc2) += SNN_DW_BYTE(t, 2) * w_[1];                                                  \
+        (acc1) += SNN_DW_BYTE(t, 1) * w_[2];                                                  \
+        (acc3) += SNN_DW_BYTE(t, 3) * w_[3];                                                  \
         (d) += 2;                                                                             \
     } while (0)
 
 #define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3)                                             \
     do {                                                                                      \
-        uint32_t e_ = snn_sxtb16(t), o_ = snn_sxtb16_ror8(t);                                 \
-        (acc0) = snn_smlabb(e_, (uint32_t)(d)[0], (acc0));                                    \
-        (acc1) = snn_smlabt(e_, (uint32_t)(d)[0], (acc1));                                    \
-        (acc2) = snn_smlabb(o_, (uint32_t)(d)[1], (acc2));                                    \
-        (acc3) = snn_smlabt(o_, (uint32_t)(d)[1], (acc3));                                    \
+        const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
+        (acc0) += SNN_DW_BYTE(t, 0) * w_[0];                                                  \
+        (acc1) += SNN_DW_BYTE(t, 0) * w_[1];                                                  \
+        (acc2) += SNN_DW_BYTE(t, 1) * w_[2];                                                  \
+        (acc3) += SNN_DW_BYTE(t, 1) * w_[3];                                                  \
         (d) += 2;                                                                             \
     } while (0)
 
