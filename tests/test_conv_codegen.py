@@ -38,15 +38,15 @@ SHAPES = {  # name -> (input HWC, [(out_c, kernel, stride, dilation, same, act, 
 N_INPUTS = 6
 RELU6 = 3
 DEPTHWISE = {  # name -> (input HWC, (multiplier, kernel, stride, dilation, same, act))
-    "dw_m1_s2_valid_lanes": ((11, 10, 16), (1, 3, 2, 1, False, 0)),  # no ReLU: per-tap, SXTB16 lanes on DSP
-    "dw_m1_dilated_same_lanes": ((10, 9, 12), (1, 3, 1, 2, True, 0)),
-    "dw_m2_s1_same": ((8, 8, 8), (2, 3, 1, 1, True, 0)),  # multiplier 2 without ReLU: per-tap everywhere
-    "dw_m1_s2_same_odd_c": ((9, 9, 9), (1, 3, 2, 1, True, 0)),  # in_c 9: no lanes
-    # the packed path (ReLU floor at the zero point): tap pairs, SMMLA + SSAT, border classes
+    "dw_m1_s2_same_odd_c": ((9, 9, 9), (1, 3, 2, 1, True, 0)),  # in_c 9: per-tap, no lanes
+    "dw_m1_5x5_same_relu_lanes": ((9, 10, 8), (1, 5, 1, 1, True, RELU)),  # 25 border classes: per-tap, smaller
+    # the packed path on DSP: tap pairs, SMMLA + SSAT, border classes ("signed": no ReLU floor)
+    "packed_m1_s2_valid_signed": ((11, 10, 16), (1, 3, 2, 1, False, 0)),
+    "packed_m1_dilated_same_signed": ((10, 9, 12), (1, 3, 1, 2, True, 0)),
+    "packed_m2_s1_same_signed": ((8, 8, 8), (2, 3, 1, 1, True, 0)),
     "packed_m1_s1_same": ((9, 8, 8), (1, 3, 1, 1, True, RELU)),
     "packed_m2_s2_valid_5x5": ((12, 11, 10), (2, 5, 2, 1, False, RELU)),
     "packed_m1_5x5_valid_relu6": ((9, 10, 8), (1, 5, 1, 1, False, RELU6)),  # 12 pairs + 1, clamp at 6
-    "dw_m1_5x5_same_relu_lanes": ((9, 10, 8), (1, 5, 1, 1, True, RELU)),  # 25 border classes: per-tap, smaller
     "packed_m1_dilated_s2_same": ((11, 10, 8), (1, 3, 2, 2, True, RELU)),
     "packed_m2_2x2_even_same": ((7, 8, 6), (2, 2, 1, 1, True, RELU6)),  # no lone tap, one-sided padding
     "packed_m1_3x3_on_2x2": ((2, 2, 12), (1, 3, 1, 1, True, RELU)),  # no inside pixel: every class a border
@@ -102,7 +102,8 @@ def test_specialised_depthwise_is_bit_exact_with_tflite_micro(name, dsp):
     assert len(np.unique(ref)) > 6
     code = files["model/model.c"]
     assert "DEPTHWISE_CONV_2D" in code and "snn_depthwise_conv2d_s8(" not in code
-    assert ("SNN_DW_REQUANT(" in code) is (dsp and name.startswith("packed"))  # DSP-less cores: per-tap
+    assert ("SNN_DW_REQUANT" in code) is (dsp and name.startswith("packed"))  # DSP-less cores: per-tap
+    assert ("SNN_DW_REQUANT_SIGNED(" in code) is (dsp and name.endswith("signed"))
     assert ("snn_sxtb16_ror8(x)" in code) is (dsp and "lanes" in name)
 
 
@@ -185,21 +186,24 @@ def tflite_requant(acc, m, right, zp, lo, hi):
 
 
 def test_packed_requant_is_tflite_arithmetic_on_ties_and_extremes():
-    """SMMLA + SSAT with the common shift (dwconv_packed) against TFLite, ties and m = 2^30 included."""
+    """SMMLA + SSAT with the common shift (dwconv_packed) against TFLite, ties and m = 2^30 included,
+    with the clamp floor at the zero point (round half up suffices) and below it (signed)."""
     from semanticnn.export.dwconv_packed import _rounding
 
     rng = np.random.default_rng(0)
     rights = np.array([1, 3, 7, 10, 12])
     shift = int(rights.max()) + 1
-    for zp, lo, hi in ((-128, -128, 127), (5, 5, 127), (-38, -38, 40)):
+    for zp, lo, hi in ((-128, -128, 127), (5, 5, 127), (-38, -38, 40), (5, -128, 127), (-7, -20, 100)):
         rounding = _rounding({"output_offset": zp}, rights, shift)
+        signed = lo < zp  # SNN_DW_REQUANT_SIGNED: rounding - 2^(S-s) for a negative accumulator
         for right, r in zip(rights, rounding, strict=True):
             for m in (1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31))):
                 accs = list(rng.integers(-(1 << 20), 1 << 20, 300)) + [-(1 << 20), 1 << 20, -1, 0, 1]
                 ties = [((k << right) + (1 << (right - 1))) * (1 << 31) // m for k in range(-40, 40)]
                 for acc in map(int, accs + ties + [t + 1 for t in ties] + [t - 1 for t in ties]):
                     acc2 = acc << (1 + shift - int(right))
-                    v = min(max((r + ((acc2 * m) >> 32)) >> shift, -128), 127)
+                    r_acc = r - (1 << (shift - int(right))) * (signed and acc < 0)
+                    v = min(max((r_acc + ((acc2 * m) >> 32)) >> shift, -128), 127)
                     assert min(max(v, lo), hi) == tflite_requant(acc, m, int(right), zp, lo, hi), (acc, m, right)
 
 
@@ -211,9 +215,9 @@ def test_const_bytes_counts_depthwise_arrays_as_the_generated_c_declares_them():
     m = ModelBuilder(seed=6)
     x = m.act((1, 6, 6, 8), 0.03, 2)
     y, s = m.conv(x, 0.03, 0, 3, depthwise=True, act=RELU)  # packed: 2 groups of 4 + 16 + 2 + 8 words
-    y, s = m.conv(y, s, 0, 3, depthwise=True)  # no ReLU: int16 weights, requant rows, zero point row
-    per_tap = 8 * (9 * 2 + 16) + 8
-    for dsp, expected in ((True, 2 * 30 * 4 + per_tap), (False, 2 * per_tap)):
+    y, s = m.conv(y, s, 0, 3, depthwise=True)  # no ReLU: packed with 12 requant words a group
+    per_tap = 8 * (9 * 2 + 16) + 8  # DSP-less cores: int16 weights, requant rows, zero point row
+    for dsp, expected in ((True, 2 * 30 * 4 + 2 * 34 * 4), (False, 2 * per_tap)):
         plan = plan_graph(read_graph(m.build([x], [y])), dsp=dsp)
         code = render_model(plan, "test", dsp=dsp)["model/model.c"]
         arrays = re.findall(r"static const (\w+) layer\d+_\w+((?:\[\d+\])+)", code)

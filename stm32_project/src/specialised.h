@@ -300,6 +300,42 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
               : [c0] "r"(acc0), [c1] "r"(acc1), [c2] "r"(acc2), [c3] "r"(acc3), [s] "n"(shift) \
               : "memory");                                                                  \
     } while (0)
+
+/* The same where the clamp floor is below the output zero point: words (multiplier, rounding,
+ * F = 2^(S - s)) per channel, and a negative accumulator rounds with rounding - F (TFLite's
+ * half away from zero). */
+#define SNN_DW_REQUANT_SIGNED(d, acc0, acc1, acc2, acc3, shift, packed)                        \
+    do {                                                                                      \
+        register uint32_t m_ __asm("r8"), r_ __asm("r9"), f_ __asm("r10");                    \
+        uint32_t t_;                                                                          \
+        __asm("ldmia %[pd]!, {r8, r9, r10}\n\t"                                               \
+              "and %[t], %[f], %[c0], asr #31\n\t"                                           \
+              "sub %[t], %[r], %[t]\n\t"                                                     \
+              "smmla %[v], %[c0], %[m], %[t]\n\t"                                            \
+              "ssat %[v], #8, %[v], asr %[s]\n\t"                                            \
+              "ldmia %[pd]!, {r8, r9, r10}\n\t"                                               \
+              "and %[t], %[f], %[c1], asr #31\n\t"                                           \
+              "sub %[t], %[r], %[t]\n\t"                                                     \
+              "smmla %[t], %[c1], %[m], %[t]\n\t"                                            \
+              "ssat %[t], #8, %[t], asr %[s]\n\t"                                            \
+              "bfi %[v], %[t], #8, #8\n\t"                                                   \
+              "ldmia %[pd]!, {r8, r9, r10}\n\t"                                               \
+              "and %[t], %[f], %[c2], asr #31\n\t"                                           \
+              "sub %[t], %[r], %[t]\n\t"                                                     \
+              "smmla %[t], %[c2], %[m], %[t]\n\t"                                            \
+              "ssat %[t], #8, %[t], asr %[s]\n\t"                                            \
+              "bfi %[v], %[t], #16, #8\n\t"                                                  \
+              "ldmia %[pd]!, {r8, r9, r10}\n\t"                                               \
+              "and %[t], %[f], %[c3], asr #31\n\t"                                           \
+              "sub %[t], %[r], %[t]\n\t"                                                     \
+              "smmla %[t], %[c3], %[m], %[t]\n\t"                                            \
+              "ssat %[t], #8, %[t], asr %[s]\n\t"                                            \
+              "bfi %[v], %[t], #24, #8"                                                      \
+              : [pd] "+r"(d), [v] "=&r"(packed), [t] "=&r"(t_), [m] "=&r"(m_), [r] "=&r"(r_),  \
+                [f] "=&r"(f_)                                                               \
+              : [c0] "r"(acc0), [c1] "r"(acc1), [c2] "r"(acc2), [c3] "r"(acc3), [s] "n"(shift) \
+              : "memory");                                                                  \
+    } while (0)
 #else
 /* Without DSP (the exporter's host check of the DSP code; DSP-less cores get the per-tap code):
  * a multiply-accumulate per product, reading the same words: int16 weight k of the step is
@@ -379,6 +415,18 @@ typedef int16_t __attribute__((may_alias)) snn_half_weight_t;
             (packed) |= (uint32_t)(uint8_t)snn_sat_s8(v_) << (8 * i_);                        \
         }                                                                                     \
         (d) += 8;                                                                             \
+    } while (0)
+
+#define SNN_DW_REQUANT_SIGNED(d, acc0, acc1, acc2, acc3, shift, packed)                        \
+    do {                                                                                      \
+        int32_t c_[4] = {(acc0), (acc1), (acc2), (acc3)};                                     \
+        (packed) = 0;                                                                         \
+        for (int32_t i_ = 0; i_ < 4; ++i_) {                                                  \
+            int32_t r_ = (d)[3 * i_ + 1] - (c_[i_] < 0 ? (d)[3 * i_ + 2] : 0);                \
+            int32_t v_ = snn_smmla(c_[i_], (d)[3 * i_], r_) >> (shift);                       \
+            (packed) |= (uint32_t)(uint8_t)snn_sat_s8(v_) << (8 * i_);                        \
+        }                                                                                     \
+        (d) += 12;                                                                            \
     } while (0)
 #endif
 

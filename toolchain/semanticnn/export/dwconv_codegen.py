@@ -2,7 +2,7 @@
 
 Output channel ``oc`` reads input channel ``oc // multiplier``. On DSP cores, where
 dwconv_packed's path applies (multiplier 1 with ``in_c % 4 == 0`` or multiplier 2 with ``in_c``
-even, a clamp floor at or above the output zero point, every shift a right shift), it runs:
+even, every shift a right shift, accumulators within int32 once scaled), it runs:
 SMLAD on tap pairs, SMMLA + SSAT requantisation (dwconv2d_packed.c.j2). Otherwise, and on
 cores without DSP (where it measured faster), the per-tap code below: per output pixel the exporter's
 code loops over channels, each over the ``k_h * k_w`` taps (unrolled). It reuses conv_codegen's
@@ -55,7 +55,8 @@ def _packed_code(layer, plan, cname, summary):
     context = dict(
         index=layer.index, c=cname, summary=summary, input_zero_point=-p["input_offset"],
         words=len(plan["data"][0]), data=[c_array_lines(row) for row in plan["data"]],
-        **{name: plan[name] for name in ("group_in_c", "groups", "shift", "regions", "classes", "n_pairs", "lone")},
+        **{name: plan[name] for name in ("group_in_c", "groups", "shift", "regions", "classes", "n_pairs", "lone",
+                                          "signed")},
         **{name: p[name] for name in ("in_w", "in_c", "out_w", "out_c", "stride_h", "stride_w", "act_min", "act_max")},
     )
     return dict(code=render_template("dwconv2d_packed.c.j2", context), call=f"{cname}_run")

@@ -9,7 +9,9 @@ one word, SXTB16 into int16 lanes, and one SMLAD per output channel with the wei
 The requantisation is one SMMLA and one SSAT per output. TFLite's
 ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), s) + zp`` with round half up
 (the clamp floor at or above the zero point makes half-up and half-away agree, as
-``fast_floor`` in conv_codegen) is one floor: ``floor((2 acc m + 2^31 + 2^32 round) / 2^(32+s))``.
+``fast_floor`` in conv_codegen) is one floor: ``floor((2 acc m + 2^31 + 2^32 round) / 2^(32+s))``;
+with a lower floor (``signed``) a negative accumulator takes ``F = 2^(S-s)`` off ``R`` (half away
+from zero; the sign of ``acc`` is that of the high product, or the product is 0 and both agree).
 Scaling the accumulator by ``2^(S-s)`` (weights and bias stored times ``2^(1+S-s)``) gives
 every channel the same right shift ``S = max(s) + 1``, an SSAT immediate, and leaves
 ``R = 2^(S-s-1) + 2^(S-1) + zp 2^S`` for SMMLA's accumulate operand. Four outputs are packed
@@ -51,7 +53,7 @@ def _group(p):
 def _common_shift(p, weights, folded, shifts, mults):
     """Per channel scale exponent ``1 + S - s`` and S, or None where int16/int32 would overflow."""
     right = -shifts
-    if right.min() < 1 or p["act_min"] < p["output_offset"] or mults.min() <= 0:
+    if right.min() < 1 or mults.min() <= 0:
         return None
     shift = int(right.max()) + 1
     if shift > 31:
@@ -83,15 +85,15 @@ def _word(lo, hi):
     return int(np.int32(np.uint32((int(lo) & 0xFFFF) | ((int(hi) & 0xFFFF) << 16))))
 
 
-def _group_words(p, w, bias, mults, rounding, n_taps):
-    """One group's int32 words: 4 biases, the tap pairs, the lone tap, then (multiplier, R) per channel."""
+def _group_words(p, w, bias, requant, n_taps):
+    """One group's int32 words: 4 biases, the tap pairs, the lone tap, then the requant words per channel."""
     words = [int(b) for b in bias]
     for t in range(0, n_taps - 1, 2):
         words += _lanes_of_pair(w, t, t + 1)
     if n_taps % 2:
         words += _lanes_of_single(p["depth_multiplier"], w, n_taps - 1)
-    for m, r in zip(mults, rounding, strict=True):
-        words += [int(m), int(r)]
+    for row in requant:
+        words += [int(v) for v in row]
     return words
 
 
@@ -164,7 +166,10 @@ def packed_plan(layer):
     w = weights << scale[:, None]
     bias = folded << scale
     n_taps = p["k_h"] * p["k_w"]
-    data = [_group_words(p, w[4 * g:4 * g + 4], bias[4 * g:4 * g + 4], mults[4 * g:4 * g + 4],
-                         rounding[4 * g:4 * g + 4], n_taps) for g in range(group[1])]
-    return dict(group_in_c=group[0], groups=group[1], data=data, shift=shift, regions=regions,
+    signed = p["act_min"] < p["output_offset"]  # half away from zero matters: R - F for acc < 0
+    requant = [(m, r, 1 << (shift - int(s))) if signed else (m, r)
+               for m, r, s in zip(mults, rounding, -shifts, strict=True)]
+    data = [_group_words(p, w[4 * g:4 * g + 4], bias[4 * g:4 * g + 4], requant[4 * g:4 * g + 4], n_taps)
+            for g in range(group[1])]
+    return dict(group_in_c=group[0], groups=group[1], data=data, shift=shift, regions=regions, signed=signed,
                 classes=[_pairs(t) for t in class_taps], n_pairs=n_taps // 2, lone=n_taps % 2)
