@@ -160,15 +160,15 @@ def packed_plan(layer):
     if common is None or len(class_taps) * len(class_taps[0]) > MAX_CLASS_TAPS:
         return None
     scale, shift = common
+    signed = p["act_min"] < p["output_offset"]  # half away from zero matters: R - F for acc < 0
     rounding = _rounding(p, -shifts, shift)
-    if max(abs(r) for r in rounding) >= FAST_LIMIT:
-        return None
+    fix = [(1 << (shift - int(s))) * signed for s in -shifts]
+    if max(max(abs(r), abs(r - f)) for r, f in zip(rounding, fix, strict=True)) >= FAST_LIMIT:
+        return None  # SMMLA's sum must stay in int32
     w = weights << scale[:, None]
     bias = folded << scale
     n_taps = p["k_h"] * p["k_w"]
-    signed = p["act_min"] < p["output_offset"]  # half away from zero matters: R - F for acc < 0
-    requant = [(m, r, 1 << (shift - int(s))) if signed else (m, r)
-               for m, r, s in zip(mults, rounding, -shifts, strict=True)]
+    requant = [(m, r, f) if signed else (m, r) for m, r, f in zip(mults, rounding, fix, strict=True)]
     data = [_group_words(p, w[4 * g:4 * g + 4], bias[4 * g:4 * g + 4], requant[4 * g:4 * g + 4], n_taps)
             for g in range(group[1])]
     return dict(group_in_c=group[0], groups=group[1], data=data, shift=shift, regions=regions, signed=signed,
