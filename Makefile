@@ -5,7 +5,7 @@ DEMO_DIR := build/demo-qemu-m7
 SAMPLES ?= 20
 JOBS ?= 2
 
-.PHONY: setup test demo bench bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve train flash stm32_project lint fuzz clean
+.PHONY: setup test demo bench bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve bench-faults train flash stm32_project lint fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -19,7 +19,7 @@ demo: setup
 	$(SNN) bench --qemu $(DEMO_DIR) --samples $(SAMPLES) --json $(DEMO_DIR)/bench.json --markdown $(DEMO_DIR)/bench.md
 
 # Benchmarks; results go to docs/results/.
-bench: bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve
+bench: bench-qemu bench-engine bench-runtimes bench-accuracy bench-board-accuracy bench-serve bench-faults
 
 # The shipped model on every runtime (codegen, cmsis-nn, tflm, tflm-cmsis-nn) in one run, with ratios to
 # codegen; needs CMSIS_NN_DIR and TFLM_DIR (scripts/runtime_trees.sh, docs/firmware.md "Runtimes").
@@ -37,6 +37,11 @@ bench-engine: setup
 bench-qemu: setup
 	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
 	$(SNN) bench --qemu build/bench-qemu-m7 --samples 100 --json docs/results/bench-qemu-m7.json --markdown docs/results/bench-qemu-m7.md
+
+# snn-bench with QEMU's serial port behind a proxy that drops 1% of the bytes, then one that stalls 5 s once.
+bench-faults: setup
+	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
+	$(PY) scripts/bench_faults.py --project build/bench-qemu-m7 --samples $(SAMPLES) --out docs/results
 
 # Accuracy from the emulated board's own packets through the bit channel and the onnxruntime receiver.
 bench-board-accuracy: setup

@@ -9,6 +9,8 @@ one path that writes frames as they are, for statuses and malformed frames.
 
 import contextlib
 import dataclasses
+import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -117,3 +119,56 @@ def qemu_links(elf):
     """Boot ``elf`` on the qemu-m7 target: ``(Board, RawLink)`` over its one UART."""
     with launch_qemu(elf, QEMU_TARGET) as transport:
         yield Board(transport), RawLink(transport)
+
+
+class ProcessPort:
+    """The UART of a host-built firmware process (tests/fixtures/stdio_board) as the port a
+    :class:`~semanticnn.bench.transport.Transport` reads and writes: its stdout and stdin.
+
+    The link loses each byte with probability ``drop_rate``, both ways, from one seeded generator
+    per direction, so which bytes are lost depends only on the bytes sent. ``before_write(port,
+    data)`` returns the bytes that go out instead of ``data`` (and may :meth:`reset` the board).
+    ``dropped`` counts the bytes lost.
+    """
+
+    timeout = 0
+
+    def __init__(self, exe, drop_rate=0.0, seed=0, before_write=None):
+        self._exe = exe
+        self._drop_rate = drop_rate
+        self._rng = {"out": random.Random(seed), "in": random.Random(seed + 1)}
+        self._before_write = before_write
+        self.dropped = 0
+        self._proc = self._start()
+
+    def _start(self):
+        return subprocess.Popen([str(self._exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+
+    def _pass(self, data, direction):
+        kept = bytes(b for b in data if self._rng[direction].random() >= self._drop_rate)
+        self.dropped += len(data) - len(kept)
+        return kept
+
+    def reset(self):
+        """Restart the firmware: everything it held is gone, as after a board reset."""
+        self.close()
+        self._proc = self._start()
+
+    def fileno(self):
+        return self._proc.stdout.fileno()
+
+    def read(self, n):
+        return self._pass(os.read(self.fileno(), n), "in")
+
+    def write(self, data):
+        if self._before_write is not None:
+            data = self._before_write(self, data)
+        self._proc.stdin.write(self._pass(data, "out"))
+
+    def flush(self):
+        self._proc.stdin.flush()
+
+    def close(self):
+        self._proc.stdin.close()  # the firmware exits at the end of its input
+        self._proc.wait(timeout=5)
+        self._proc.stdout.close()

@@ -26,10 +26,11 @@ FIRMWARE_SOURCES = ("src/main.c", "src/protocol.c", "src/sq.c", "model/model.c")
 DEFAULT_FRAMES = 1_000_000
 
 
-def build_harness(out_dir, compiler="gcc", patch=None):
-    """Render the stub project into ``out_dir`` and build the sanitised harness; returns its path.
+def build_harness(out_dir, compiler="gcc", patch=None, harness=HARNESS, defines=()):
+    """Render the stub project into ``out_dir`` and build the sanitised ``harness``; returns its path.
 
-    ``patch`` is ``(old, new)`` text replaced once in src/main.c (to plant a bug the harness must find).
+    ``patch`` is ``(old, new)`` text replaced once in src/main.c (to plant a bug the harness must find);
+    ``defines`` are extra ``NAME=VALUE`` macros for every source.
     """
     out_dir = Path(out_dir)
     project = render_project(out_dir / "project", QEMU_TARGET)
@@ -42,16 +43,17 @@ def build_harness(out_dir, compiler="gcc", patch=None):
     include = out_dir / "include"
     include.mkdir(exist_ok=True)
     (include / "board_target.h").write_text("/* host fuzz build: no clock tree */\n")
-    exe = out_dir / "fuzz_firmware"
+    exe = out_dir / harness.stem
     sources = [str(project / s) for s in FIRMWARE_SOURCES]
+    cflags = [*CFLAGS, *(f"-D{d}" for d in defines)]
     subprocess.run(
-        [compiler, *CFLAGS, "-Dmain=snn_firmware_main", f"-I{include}", f"-I{project / 'src'}",
+        [compiler, *cflags, "-Dmain=snn_firmware_main", f"-I{include}", f"-I{project / 'src'}",
          f"-I{project / 'model'}", "-c", sources[0], "-o", str(out_dir / "main.o")],
         check=True, capture_output=True, text=True,
     )
     subprocess.run(
-        [compiler, *CFLAGS, f"-I{include}", f"-I{project / 'src'}", f"-I{project / 'model'}",
-         str(HARNESS), *sources[1:], str(out_dir / "main.o"), "-o", str(exe)],
+        [compiler, *cflags, f"-I{include}", f"-I{project / 'src'}", f"-I{project / 'model'}",
+         str(harness), *sources[1:], str(out_dir / "main.o"), "-o", str(exe)],
         check=True, capture_output=True, text=True,
     )
     return exe

@@ -8,6 +8,7 @@ import pytest
 from semanticnn.bench.commands import Board, BoardInfo, BoardNotReady, Cmd, InferResult
 from semanticnn.bench.fake_device import FakeDeviceServer, FakeFirmware, fake_manifest, fake_reference
 from semanticnn.bench.framing import build_frame
+from semanticnn.bench.timeouts import DAMAGED_ATTEMPTS
 from semanticnn.bench.transport import open_transport
 from semanticnn.channel.packets import Header, decode_header
 from semanticnn.errors import BoardError, ProtocolError
@@ -180,7 +181,8 @@ def test_every_response_corrupted_is_a_protocol_error(manifest):
     with FakeDeviceServer(FakeFirmware(manifest), mangle=flip) as server, connect(server) as board:
         with pytest.raises(ProtocolError) as info:
             board.info()
-    assert str(info.value).startswith(f"INFO on {server.url} failed 3 times; last: ")
+    assert str(info.value).startswith(f"INFO on {server.url} failed {DAMAGED_ATTEMPTS} times; last: ")
+    assert board.timed_out_tries == 0  # each damaged response was retried at once
 
 
 def test_wrong_echo_is_a_protocol_error(manifest):
@@ -191,8 +193,8 @@ def test_wrong_echo_is_a_protocol_error(manifest):
         with pytest.raises(ProtocolError) as info:
             board.info()
     assert str(info.value) == (
-        f"INFO on {server.url} failed 7 times; last: response to INFO seq 6 echoes cmd 0x01 seq 200: "
-        "another program may be talking to the board"
+        f"INFO on {server.url} failed {DAMAGED_ATTEMPTS} times; last: response to INFO seq "
+        f"{DAMAGED_ATTEMPTS - 1} echoes cmd 0x01 seq 200: another program may be talking to the board"
     )
 
 

@@ -178,9 +178,13 @@ def test_parser_drops_body_without_cmd_and_seq(driver):
     assert _parse(driver, cobs_encode(b"\x01\x02") + b"\x00") == ["D"]
 
 
-def test_parser_drops_truncated_cobs_block(driver):
-    # code byte 0x09 promises 8 bytes, only 3 arrive before the 0x00
-    assert _parse(driver, bytes([9, 1, 1, 1, 0]) + build_frame(2, 2, b"x")) == ["D", "F:2:2:78"]
+def test_parser_answers_truncated_cobs_block_as_bad_frame(driver):
+    # code byte 0x09 promises 8 bytes, only 3 arrive before the 0x00: a byte was lost, cmd and seq are known
+    assert _parse(driver, bytes([9, 1, 1, 1, 0]) + build_frame(2, 2, b"x")) == ["B:1:1", "F:2:2:78"]
+
+
+def test_parser_drops_truncated_frame_without_cmd_and_seq(driver):
+    assert _parse(driver, bytes([9, 1, 1, 0]) + build_frame(2, 2, b"x")) == ["D", "F:2:2:78"]
 
 
 def test_parser_drops_oversized_frame_and_resyncs(driver):

@@ -57,13 +57,13 @@ static enum snn_rx_event rx_finish(snn_rx_t *rx)
     if (rx->code == 0) {
         return SNN_RX_NONE;                 /* empty frame (0x00 0x00): skip */
     }
-    if (rx->overflow || rx->left != 0 || n < 3u) {
-        return SNN_RX_DROPPED;              /* oversized, truncated COBS block, no cmd/seq */
+    if (rx->overflow || n < 3u) {
+        return SNN_RX_DROPPED;              /* oversized, or no cmd/seq to answer with */
     }
     rx->cmd = rx->body[1];
     rx->seq = rx->body[2];
-    if (n < 7u) {
-        return SNN_RX_BAD;
+    if (rx->left != 0 || n < 7u) {
+        return SNN_RX_BAD;                  /* a COBS block cut short (a byte lost), or no room for a CRC */
     }
     got = (uint32_t)rx->body[n - 4] | ((uint32_t)rx->body[n - 3] << 8) |
           ((uint32_t)rx->body[n - 2] << 16) | ((uint32_t)rx->body[n - 1] << 24);

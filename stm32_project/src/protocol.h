@@ -53,8 +53,8 @@ enum snn_clock_source {
 enum snn_rx_event {
     SNN_RX_NONE = 0,    /* byte absorbed, no complete frame yet */
     SNN_RX_FRAME,       /* valid frame: cmd, seq, payload, payload_len set */
-    SNN_RX_BAD,         /* CRC, length or version wrong: answer status 1 with cmd/seq */
-    SNN_RX_DROPPED,     /* oversized or undecodable frame: dropped, no answer */
+    SNN_RX_BAD,         /* CRC, length or version wrong, or cut short: answer status 1 with cmd/seq */
+    SNN_RX_DROPPED,     /* oversized, or under 3 bytes (no cmd/seq): dropped, no answer */
 };
 
 typedef struct {

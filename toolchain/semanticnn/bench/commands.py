@@ -22,6 +22,7 @@ from semanticnn.bench.timeouts import (
     CHUNK_ATTEMPTS,
     CHUNK_GROW_AFTER,
     COMMAND_ATTEMPTS,
+    DAMAGED_ATTEMPTS,
     DEFAULT_BAUD,
     FIRST_CONTACT_ATTEMPTS,
     INFER_TIMEOUT_MARGIN,
@@ -33,6 +34,7 @@ from semanticnn.bench.timeouts import (
     RESPONSE_TIMEOUT_MAX_S,
     RESPONSE_TIMEOUT_S,
     RETRY_TIMEOUT_GROWTH,
+    SAMPLE_ATTEMPTS,
     WIRE_TIME_MARGIN,
     wire_time,
 )
@@ -50,7 +52,7 @@ __all__ = [
     "BoardNotReady",
 ]
 
-_DELIMITER = b"\x00"  # a lone frame delimiter: the board drops whatever frame it had half received
+_DELIMITER = b"\x00"  # a lone frame delimiter: the board drops (or answers) whatever frame it had half received
 
 
 class Cmd(IntEnum):
@@ -186,7 +188,7 @@ def _command_name(cmd):
 
 
 class BoardNotReady(BoardError):
-    """The board answered NOT_READY: it lacks the input or the inference a command needs."""
+    """The board lacks the input or the inference a command needs (NOT_READY, or a short LOAD count)."""
 
 
 class Board:
@@ -194,20 +196,24 @@ class Board:
 
     ``timeout`` is the least first wait for a quick response (more after slow responses),
     ``max_timeout`` the longest wait of one try and ``infer_timeout`` the longest wait for
-    INFER, all before wire time at ``baud``; each command is tried up to ``attempts`` times
-    with backoff (``semanticnn.bench.timeouts``), ``first_contact_attempts`` times until the
-    board has answered once. ``retries`` counts the tries after the first, ``retried_commands``
-    the commands that needed them.
+    INFER, all before wire time at ``baud``. A command is tried until ``attempts`` tries went
+    unanswered (each waiting longer, ``semanticnn.bench.timeouts``) or ``damaged_attempts`` were
+    answered by a damaged frame (retried at once); until the board has sent one good frame,
+    ``first_contact_attempts`` unanswered tries end it (a missing board, not a stall).
+    ``retries`` counts the tries after the first (and the reruns of a sample),
+    ``retried_commands`` the commands that needed them, ``timed_out_tries`` the tries that got
+    no answer.
     """
 
     def __init__(self, transport, *, timeout=RESPONSE_TIMEOUT_S, infer_timeout=INFER_TIMEOUT_S,
                  attempts=COMMAND_ATTEMPTS, baud=DEFAULT_BAUD, max_timeout=RESPONSE_TIMEOUT_MAX_S,
-                 first_contact_attempts=FIRST_CONTACT_ATTEMPTS):
+                 first_contact_attempts=FIRST_CONTACT_ATTEMPTS, damaged_attempts=DAMAGED_ATTEMPTS):
         self.transport = transport
         self._reader = FrameReader(transport)
         self._timeout = timeout
         self._infer_timeout = infer_timeout
         self._attempts = attempts
+        self._damaged_attempts = damaged_attempts
         self._baud = baud
         self._seq = 0
         self._stale = deque(maxlen=64)
@@ -221,6 +227,7 @@ class Board:
         self._clean_chunks = 0
         self.retries = 0
         self.retried_commands = 0
+        self.timed_out_tries = 0
 
     def close(self):
         """Close the transport."""
@@ -237,38 +244,46 @@ class Board:
 
         ``reply_bytes`` is the expected result size, for the wire-time part of the timeout.
         """
-        result, last_error, tries = self._tries(cmd, payload, reply_bytes, self._attempts)
+        result, last_error, tries = self._tries(cmd, payload, reply_bytes, self._attempts, self._damaged_attempts)
         if last_error is not None:
             raise self._give_up(cmd, last_error, tries)
         return result
 
-    def _tries(self, cmd, payload, reply_bytes, attempts):
-        """``(result, None, tries)`` of the first ok response within ``attempts`` tries, else ``(None, error, tries)``.
+    def _tries(self, cmd, payload, reply_bytes, attempts, damaged_attempts):
+        """``(result, None, tries)`` of the first ok response, else ``(None, error, tries)``.
 
-        A retry resynchronises first and waits longer (:meth:`_try_timeout`). A failure status
-        other than BAD_FRAME raises at once: asking again cannot change it.
+        A try that gets no answer counts against ``attempts``, and the next one waits longer
+        (:meth:`_try_timeout`). A try answered by a damaged frame (status BAD_FRAME: the board got
+        the request damaged; or a response bad on the wire) counts against ``damaged_attempts`` and
+        is retried at once. Every retry resynchronises first. A failure status other than BAD_FRAME
+        raises at once: asking again cannot change it.
         """
         wire = WIRE_TIME_MARGIN * wire_time(len(payload) + reply_bytes + 32, self._baud)
-        last_error, tries = None, 0
-        for attempt in range(attempts):
-            if self._good_frames == 0 and attempt >= self._first_contact_attempts:
+        last_error, silent, damaged = None, 0, 0
+        while silent < attempts and damaged < damaged_attempts:
+            if self._good_frames == 0 and silent >= self._first_contact_attempts:
                 break
-            tries += 1
-            self._resync(attempt)
+            self._resync(silent + damaged)
             seq = self._next_seq()
             while (cmd, seq) in self._stale:
                 self._stale.remove((cmd, seq))
-            self.transport.write(build_frame(cmd, seq, payload))
+            self.transport.write(build_frame(cmd, seq, payload) + _DELIMITER)  # a 2nd delimiter, if the 1st is lost
             started = time.monotonic()
             try:
-                status, result = self._await_response(cmd, seq, self._try_timeout(cmd, attempt) + wire)
-            except (FrameTimeout, ProtocolError) as exc:
-                last_error = exc
+                status, result = self._await_response(cmd, seq, self._try_timeout(cmd, silent) + wire)
+            except FrameTimeout as exc:
+                last_error, silent = exc, silent + 1
+                self.timed_out_tries += 1
+                continue
+            except ProtocolError as exc:
+                last_error, damaged = exc, damaged + 1
                 continue
             finally:
                 self._stale.append((cmd, seq))
             if status == Status.BAD_FRAME:
-                last_error = ProtocolError(f"board got {_command_name(cmd)} corrupted: check the baud rate and cable")
+                name = _command_name(cmd)
+                last_error = ProtocolError(f"board got {name} damaged: check the baud rate and cable")
+                damaged += 1
                 continue
             if status != Status.OK:
                 raise self._status_error(cmd, status)
@@ -276,10 +291,10 @@ class Board:
                 self._slowest_infer_s = max(self._slowest_infer_s or 0.0, time.monotonic() - started)
             else:
                 self._recent_s.append(time.monotonic() - started)
-            self.retried_commands += tries > 1
-            return result, None, tries
-        self.retried_commands += tries > 1
-        return None, last_error, tries
+            self.retried_commands += silent + damaged > 0
+            return result, None, silent + damaged + 1
+        self.retried_commands += silent + damaged > 1
+        return None, last_error, silent + damaged
 
     def _resync(self, attempt):
         """Before try ``attempt``: drop what arrived; on a retry also end any frame the board half received."""
@@ -307,19 +322,24 @@ class Board:
         """Run ``cmd`` over ``total`` bytes in chunks: yields ``(offset, n, result)`` in order.
 
         ``request(offset, n)`` is a chunk's payload and ``reply_bytes(n)`` its result size. A chunk
-        that fails CHUNK_ATTEMPTS tries is halved; at MIN_CHUNK_BYTES it gets every try. After
-        CHUNK_GROW_AFTER chunks in a row pass on their first try, the chunk size doubles back.
+        that gets no answer, or a damaged one, CHUNK_ATTEMPTS times is halved; at MIN_CHUNK_BYTES it
+        gets every try. After CHUNK_GROW_AFTER chunks in a row pass on their first try, the chunk
+        size doubles back.
         """
         offset = 0
         while offset < total:
             n = min(self._chunk_bytes, total - offset)
             smallest = self._chunk_bytes <= MIN_CHUNK_BYTES
-            attempts = self._attempts if smallest else min(CHUNK_ATTEMPTS, self._attempts)
+            if smallest:
+                attempts, damaged_attempts = self._attempts, self._damaged_attempts
+            else:
+                attempts = damaged_attempts = min(CHUNK_ATTEMPTS, self._attempts)
             retries = self.retries
-            result, error, tries = self._tries(cmd, request(offset, n), reply_bytes(n), attempts)
+            result, error, tries = self._tries(cmd, request(offset, n), reply_bytes(n), attempts, damaged_attempts)
             if error is not None:
                 if smallest:
                     raise self._give_up(cmd, error, tries)
+                self.retries += 1  # the halved chunk's first try sends the same bytes again
                 self._chunk_bytes = max(MIN_CHUNK_BYTES, self._chunk_bytes // 2)
                 self._clean_chunks = 0
                 continue
@@ -330,11 +350,17 @@ class Board:
             offset += n
 
     def _await_response(self, cmd, seq, limit):
-        """``(status, result)`` of the response to ``(cmd, seq)``; stale responses are skipped."""
+        """``(status, result)`` of the response to ``(cmd, seq)``; stale responses are skipped.
+
+        A BAD_FRAME answer is taken whatever it echoes: the board copies cmd and seq from a
+        request it got damaged, so they may be wrong, even equal to a stale pair.
+        """
         deadline = time.monotonic() + limit
         while True:
             frame = self._reader.read_frame(max(deadline - time.monotonic(), 0.0))
             self._good_frames += 1
+            if frame.payload[:1] == bytes([Status.BAD_FRAME]):
+                return Status.BAD_FRAME, b""
             if (frame.cmd, frame.seq) in self._stale:
                 continue
             if frame.cmd != cmd or frame.seq != seq:
@@ -393,7 +419,11 @@ class Board:
         return info
 
     def load_input(self, data):
-        """Write the whole int8 input tensor in LOAD chunks (:meth:`_chunked`), from offset 0 (a new image)."""
+        """Write the whole int8 input tensor in LOAD chunks (:meth:`_chunked`), from offset 0 (a new image).
+
+        Each chunk's result is the count of bytes of the image the board holds; fewer than were
+        sent means it lost the start of the image (a reset): :class:`BoardNotReady`.
+        """
         data = bytes(data)
         chunks = self._chunked(Cmd.LOAD, len(data), lambda o, n: _U32.pack(o) + data[o:o + n], lambda n: _U32.size)
         for offset, n, result in chunks:
@@ -401,9 +431,9 @@ class Board:
                 raise ProtocolError(f"LOAD result of {len(result)} bytes, expected 4: update the firmware")
             (loaded,) = _U32.unpack(result)
             if loaded < offset + n:
-                raise ProtocolError(
+                raise BoardNotReady(
                     f"board reports {loaded} input bytes loaded after writing {offset + n}: "
-                    "the input did not arrive whole; run again"
+                    "it lost the start of the image (a reset?); run again"
                 )
 
     def infer(self, frame_id):
@@ -443,14 +473,21 @@ class Board:
         return [_LAYER.unpack_from(data, _U16.size + i * _LAYER.size) for i in range(n)]
 
     def run_sample(self, input_bytes, frame_id):
-        """LOAD, INFER, every PACKET and the whole OUTPUT: ``(InferResult, [packet], int8 array)``."""
+        """LOAD, INFER, every PACKET and the whole OUTPUT: ``(InferResult, [packet], int8 array)``.
+
+        A board that lost its state midway (:class:`BoardNotReady`: a reset drops the image and
+        the inference) runs the whole sample again from its upload, SAMPLE_ATTEMPTS times in all;
+        each rerun counts as a retry.
+        """
         info = self._info or self.info()
-        self.load_input(input_bytes)
-        try:
-            result = self.infer(frame_id)
-        except BoardNotReady:  # the image did not stay whole on the board (a link fault): upload it once more
-            self.retries += 1
-            self.load_input(input_bytes)
-            result = self.infer(frame_id)
-        packets = [self.packet(i) for i in range(result.n_packets)]
-        return result, packets, self.read_output(info.output_bytes)
+        for attempt in range(SAMPLE_ATTEMPTS):
+            if attempt:
+                self.retries += 1
+            try:
+                self.load_input(input_bytes)
+                result = self.infer(frame_id)
+                packets = [self.packet(i) for i in range(result.n_packets)]
+                return result, packets, self.read_output(info.output_bytes)
+            except BoardNotReady as exc:
+                lost = exc
+        raise lost

@@ -77,6 +77,22 @@ def fake_reference(manifest):
     return HostReference(manifest, graph=lambda x: stub_graph(x, manifest["output"]["shape"]))
 
 
+def _cobs_decode_prefix(encoded):
+    """``(body, cut_short)``: what the firmware's byte-at-a-time decoder holds when ``encoded`` ends.
+
+    ``cut_short`` is true when the last COBS block promised more bytes than came (a byte was lost).
+    """
+    try:
+        return cobs_decode(encoded), False
+    except ProtocolError:  # between delimiters the only malformation is a block that runs past the end
+        pass
+    body, i = bytearray(), 0
+    while i + encoded[i] <= len(encoded):
+        body += encoded[i + 1:i + encoded[i]] + (b"\x00" if encoded[i] != 255 else b"")
+        i += encoded[i]
+    return bytes(body + encoded[i + 1:]), True
+
+
 def _crc_of(body):
     return struct.unpack_from("<I", body, len(body) - 4)[0]
 
@@ -100,20 +116,17 @@ class FakeFirmware:
     def handle(self, encoded):
         """Wire bytes answering the frame ``encoded`` (between delimiters); ``None`` to drop it.
 
-        As in protocol.c: oversized, malformed COBS or no cmd/seq -> dropped; bad length,
-        CRC or version -> status BAD_FRAME with the received cmd and seq.
+        As in protocol.c: oversized or no cmd/seq -> dropped; cut short (a COBS block missing
+        bytes), bad length, CRC or version -> status BAD_FRAME with the received cmd and seq.
         """
         self.requests += 1
         if len(encoded) > MAX_WIRE_BYTES:
             return None
-        try:
-            body = cobs_decode(encoded)
-        except ProtocolError:
-            return None
+        body, cut_short = _cobs_decode_prefix(encoded)
         if len(body) > MAX_BODY_BYTES or len(body) < 3:
             return None
         cmd, seq = body[1], body[2]
-        if len(body) < 7 or body[0] != PROTOCOL_VERSION or _crc_of(body) != crc32(body[:-4]):
+        if cut_short or len(body) < 7 or body[0] != PROTOCOL_VERSION or _crc_of(body) != crc32(body[:-4]):
             return self._reply(cmd, seq, Status.BAD_FRAME)
         handler = self._HANDLERS.get(cmd)
         if handler is None:

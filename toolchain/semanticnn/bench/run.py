@@ -294,6 +294,8 @@ def _link_rows(report):
     if "link" in report:
         rows.append(("commands retried (retries)", f"{report['link']['retried_commands']} "
                                                    f"({report['link']['retries']})"))
+        if "timed_out_tries" in report["link"]:
+            rows.append(("tries that got no answer", str(report["link"]["timed_out_tries"])))
     if "stopped" in report:
         rows.append(("stopped", report["stopped"].replace("|", "/")))
     return rows
@@ -394,7 +396,8 @@ def run_bench(project_dir, samples=20, port=None, qemu=True, json_out=None, mark
             results, stopped = _bench_until_failure(board, reference, images, lambda _: advance())
         layers = read_layers(board) if stopped is None else None
         report = summarize(manifest, info, results, flash_bytes, ram_static_bytes)
-        report["link"] = {"retried_commands": board.retried_commands, "retries": board.retries}
+        report["link"] = {"retried_commands": board.retried_commands, "retries": board.retries,
+                          "timed_out_tries": board.timed_out_tries}
         if stopped is not None:  # keep what was measured, then say why it stopped (inside: QEMU may explain)
             report["stopped"] = f"after {len(results)} of {len(images)} samples: {stopped}"
             _write_reports(report, json_out, markdown_out)

@@ -3,10 +3,12 @@
 Times are seconds. Response timeouts grow with the bytes on the wire
 (:func:`wire_time`), so a slow baud rate does not read as a dead board.
 
-A command that gets no good answer is retried with backoff: the retry first
-resynchronises (drops what arrived, sends a lone frame delimiter so the board
-abandons a half-received frame), and each try waits ``RETRY_TIMEOUT_GROWTH`` times
-longer than the one before, up to ``RESPONSE_TIMEOUT_MAX_S``. Over
+A command that gets no good answer is retried: the retry first resynchronises
+(drops what arrived, sends a lone frame delimiter so the board ends a half-received
+frame). A damaged frame (the board answers BAD_FRAME to a request it got damaged,
+or the response is bad on the wire) is retried at once, up to ``DAMAGED_ATTEMPTS``
+tries. Silence is retried with backoff: each try waits ``RETRY_TIMEOUT_GROWTH`` times
+longer than the one before, up to ``RESPONSE_TIMEOUT_MAX_S``; over
 ``COMMAND_ATTEMPTS`` tries a quick command waits about 24 s in all, enough for a
 USB-serial adapter that stalls for several seconds. LOAD and OUTPUT chunks that
 keep failing are halved down to ``MIN_CHUNK_BYTES`` (a lossy link passes short
@@ -21,6 +23,7 @@ __all__ = [
     "QEMU_RESPONSE_TIMEOUT_S",
     "WIRE_TIME_MARGIN",
     "COMMAND_ATTEMPTS",
+    "DAMAGED_ATTEMPTS",
     "FIRST_CONTACT_ATTEMPTS",
     "RETRY_TIMEOUT_GROWTH",
     "RESPONSE_TIMEOUT_MAX_S",
@@ -31,6 +34,7 @@ __all__ = [
     "MIN_CHUNK_BYTES",
     "CHUNK_ATTEMPTS",
     "CHUNK_GROW_AFTER",
+    "SAMPLE_ATTEMPTS",
     "QEMU_CONNECT_TIMEOUT_S",
     "QEMU_CONNECT_POLL_S",
     "QEMU_EXIT_GRACE_S",
@@ -78,6 +82,11 @@ WIRE_TIME_MARGIN = 3.0
 COMMAND_ATTEMPTS = 7
 """Tries per command (the first and six retries) before the board is declared silent or the link broken."""
 
+DAMAGED_ATTEMPTS = 32
+"""Tries per command that may be answered by a damaged frame before the link is declared broken.
+Each costs one round trip; on a link that loses 1% of its bytes about half the frames of a
+``MIN_CHUNK_BYTES`` chunk are damaged, and 32 such tries in a row happen once in 10^9 commands."""
+
 FIRST_CONTACT_ATTEMPTS = 3
 """Tries per command while the board has not yet sent one good frame: silence from the start is
 a missing board or a wrong port, not a stall, and is reported in about 2 s."""
@@ -93,6 +102,9 @@ CHUNK_ATTEMPTS = 2
 
 CHUNK_GROW_AFTER = 8
 """Chunks that must pass on their first try in a row before the chunk size doubles back."""
+
+SAMPLE_ATTEMPTS = 2
+"""Runs of one sample (upload, INFER, PACKETs, OUTPUT) when the board lost its state midway (a reset)."""
 
 QEMU_CONNECT_TIMEOUT_S = 10.0
 """How long QEMU may take to open its serial TCP port."""

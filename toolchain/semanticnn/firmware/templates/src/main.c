@@ -92,6 +92,8 @@ static uint8_t *put_u16(uint8_t *p, uint16_t v)
     return p + 2;
 }
 
+/* Send one response, then a second delimiter: a frame whose first delimiter is lost on
+ * the link still ends at once (the host skips the empty frame). */
 static void send(uint8_t cmd, uint8_t seq, uint32_t payload_len)
 {
     uint32_t n = snn_frame_encode(cmd, seq, tx_payload, payload_len, tx_wire);
@@ -99,6 +101,7 @@ static void send(uint8_t cmd, uint8_t seq, uint32_t payload_len)
     for (uint32_t i = 0; i < n; i++) {
         board_uart_write_byte(tx_wire[i]);
     }
+    board_uart_write_byte(0x00u);
 }
 
 /* Each handler writes its result after the status byte and returns
