@@ -170,8 +170,11 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
  * step: 4 biases, 4 weight words a tap pair, 2 for a lone tap, then (multiplier, rounding) per
  * output channel. acc0..acc3 are the group's four output channels. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-/* LDM loads a group's words four at a time (one instruction), into fixed registers: the
- * accumulators live in r0-r3, each step's four weight words in r8-r11. */
+/* LDM loads four words in one instruction, into fixed registers: each step's weight words
+ * into r8-r11 (register variables living within one asm statement) and, when optimising, the
+ * biases into the accumulators r0-r3 (GCC keeps such variables across statements only with
+ * its data-flow analysis: at -O0 two LDRD load them instead). */
+#if defined(__OPTIMIZE__)
 #define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3)                                            \
     register int32_t acc0 __asm("r0");                                                        \
     register int32_t acc1 __asm("r1");                                                        \
@@ -183,6 +186,16 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
           : [pd] "+r"(d), "=r"(acc0), "=r"(acc1), "=r"(acc2), "=r"(acc3)                       \
           :                                                                                   \
           : "memory")
+#else
+#define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3) int32_t acc0, acc1, acc2, acc3
+
+#define SNN_DW_BIAS(d, acc0, acc1, acc2, acc3)                                                 \
+    __asm("ldrd %[c0], %[c1], [%[pd]], #8\n\t"                                                \
+          "ldrd %[c2], %[c3], [%[pd]], #8"                                                     \
+          : [pd] "+r"(d), [c0] "=r"(acc0), [c1] "=r"(acc1), [c2] "=r"(acc2), [c3] "=r"(acc3)   \
+          :                                                                                   \
+          : "memory")
+#endif
 
 /* Multiplier 1: word_a, word_b (variables, overwritten) are 4 channels of taps t and t';
  * PKHBT/PKHTB pair each channel's two taps, SXTB16 widens them, one SMLAD per channel:
@@ -337,12 +350,12 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
               : "memory");                                                                  \
     } while (0)
 #else
+#define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3) int32_t acc0, acc1, acc2, acc3
+
 /* Without DSP (the exporter's host check of the DSP code; DSP-less cores get the per-tap code):
  * a multiply-accumulate per product, reading the same words: int16 weight k of the step is
  * ((const snn_half_weight_t *)d)[k], byte b of an input word is channel b. */
 typedef int16_t __attribute__((may_alias)) snn_half_weight_t;
-
-#define SNN_DW_ACCUMULATORS(acc0, acc1, acc2, acc3) int32_t acc0, acc1, acc2, acc3
 
 #define SNN_DW_BIAS(d, acc0, acc1, acc2, acc3)                                                 \
     do {                                                                                      \
