@@ -57,7 +57,8 @@ class Run:
 
 RUNS = {
     "c1": Run("frontier", "1 code channel", {"code_channels": 1}),
-    "c2": Run("frontier", "2 code channels (48 B payload)", {"code_channels": 2}),
+    "c2": Run("frontier", "2 code channels (48 B payload), stage 2 of 10 epochs",
+              {"code_channels": 2, "epochs_stage2": 10}),
     "c4": Run("frontier", "4 code channels", {"code_channels": 4}),
     SHIPPED: Run("frontier", "8 code channels (shipped)", {}),
     "natural": Run("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}),
@@ -67,6 +68,7 @@ RUNS = {
     "no-kd": Run("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0}),
     "shallow-encoder": Run("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0}),
     "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}),
+    "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10}),
     "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0}),
     "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}),
     "no-levers": Run("ablation", "none of the issue-9 levers (the previous shipped model)",
