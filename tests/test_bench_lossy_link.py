@@ -34,9 +34,10 @@ def firmware(tmp_path_factory):
                          defines=["SNN_INPUT_IN_ARENA=1"])
 
 
-def board_on(firmware, **port_options):
+def board_on(firmware, timeout=1.0, **port_options):
+    """A Board on a fresh firmware process; a first wait of 1 s, so only silence times out on a loaded host."""
     port = ProcessPort(firmware, **port_options)
-    return Board(Transport(port, "stdio-firmware")), port
+    return Board(Transport(port, "stdio-firmware"), timeout=timeout), port
 
 
 def image(seed):
@@ -120,8 +121,8 @@ def test_bench_over_a_link_losing_1_percent_is_bit_exact_without_waiting(firmwar
     assert port.dropped > 400
     assert lossy.retries > 400
     # every damaged frame was answered at once; only one that lost both its delimiters (about 1 in 10^4 at
-    # 1%) waits out a timeout: here 1 of about 1500 requests
-    assert lossy.timed_out_tries == 1
+    # 1%) waits out a timeout: here 1 of about 1500 requests (when damaged requests got no answer: hundreds)
+    assert lossy.timed_out_tries <= 2
 
 
 class ResetBeforeNth:
