@@ -46,7 +46,7 @@ bench-faults: setup
 # Accuracy from the emulated board's own packets through the bit channel and the onnxruntime receiver.
 bench-board-accuracy: setup
 	$(SNN) export models/encoder.pt --target qemu-m7 -o build/bench-qemu-m7
-	$(SNN) bench --qemu build/bench-qemu-m7 --accuracy 500 --ber 0,1e-3,1e-2 --decoder models/decoder.pt --json docs/results/board-accuracy.json --markdown docs/results/board-accuracy.md
+	$(SNN) bench --qemu build/bench-qemu-m7 --accuracy 500 --ber 0,1e-3,1e-2,5e-2 --seeds 3 --decoder models/decoder.pt --json docs/results/board-accuracy.json --markdown docs/results/board-accuracy.md
 
 # snn serve on a local mosquitto: frames/s and latency against devices, with 1 and 2 processes.
 bench-serve: setup
