@@ -132,6 +132,16 @@ def test_reassemble_drops_a_wrong_count_or_a_wrong_length():
     assert out.missing == (1, 2)
 
 
+def test_reassemble_of_a_frame_drops_packets_that_name_another_frame():
+    data = bytes(range(130))
+    pkts = packetize(data, 4095, mtu=51)
+    stray = packetize(bytes(130), 9, mtu=51)[1]
+    assert reassemble([pkts[0], stray, pkts[2]], len(data), mtu=51).missing == ()  # no frame id: placed
+    out = reassemble([pkts[0], stray, pkts[2]], len(data), mtu=51, frame_id=4095)
+    assert out.missing == (1,) and out.data[45:90] == bytes(45)
+    assert reassemble(pkts, len(data), mtu=51, frame_id=2 * 4096 - 1).missing == ()  # ids compare mod 4096
+
+
 def test_reassemble_all_received_in_any_order():
     data = bytes(range(200))
     pkts = packetize(data, 1, mtu=30)

@@ -70,7 +70,8 @@ def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, e
 
     Without ``mtu`` the packed bitstream alone goes through ``channel`` (nothing
     is erased); with it, the stream is cut into packets of ``mtu`` bytes
-    (frame id 0), sent with ``transmit`` and reassembled. Returns ``Received``
+    (frame id 0), sent with ``transmit`` and reassembled as frame 0 (a packet whose
+    header decodes to another frame id is lost, as a receiver files it elsewhere). Returns ``Received``
     with both arrays shaped like ``symbols``.
     """
     s = np.asarray(symbols, dtype=np.int64)
@@ -84,7 +85,7 @@ def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, e
         received = np.ones(len(stream), dtype=bool)
     else:
         sent = transmit(packetize(stream, 0, mtu), channel, seed, erasure_rate)
-        rebuilt = reassemble(sent, len(stream), mtu)
+        rebuilt = reassemble(sent, len(stream), mtu, frame_id=0)
         noisy, received = rebuilt.data, rebuilt.received
     out = from_codewords(unpack_bits(noisy, k, s.size), gray).reshape(s.shape)
     erased = ~received_symbols(received, s.size, k).reshape(s.shape)

@@ -141,11 +141,12 @@ def packetize(bitstream: bytes, frame_id: int, mtu: int = DEFAULT_MTU) -> list[b
     return packets
 
 
-def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled:
+def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU, frame_id: int | None = None) -> Reassembled:
     """Rebuild a ``total_bytes`` bitstream; fragment ``i`` sits at ``i * (mtu - 6)``.
 
     Packets that are None, whose header does not decode (``decode_header``), whose
-    count is not this frame's, or whose payload is not its fragment's length are
+    count is not this frame's, whose payload is not its fragment's length, or (with
+    ``frame_id``) whose header names another frame (a receiver would file it there) are
     treated as lost: their bytes stay zero and are marked missing.
     """
     count = packet_count(total_bytes, mtu)
@@ -161,6 +162,8 @@ def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU) -> Reassembled
             continue
         start, length = fragment_span(head.fragment, total_bytes, mtu)
         if head.count != count or len(packet) != HEADER_BYTES + length:
+            continue
+        if frame_id is not None and head.frame_id != frame_id % FRAME_ID_MODULO:
             continue
         data[start : start + length] = packet[HEADER_BYTES:]
         received[start : start + length] = True
