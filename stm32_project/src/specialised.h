@@ -255,35 +255,17 @@ static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
               : "memory");                                                                  \
     } while (0)
 
-/* A lone tap t (4 channels of multiplier 1, or 2 channels of multiplier 2 in the low half):
- * SXTB16 gives lanes (c0, c2) and (c1, c3), or (c0, -) and (c1, -); SMLABB/SMLATT/SMLABT. */
-#define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3)                                             \
+#define SNN_DW_LONE_(t, d, x0, x1, x2, x3, hi_mac, i1, i3)                                    \
     do {                                                                                      \
         uint32_t e_, o_, w0_, w1_;                                                            \
         __asm("sxtb16 %[e], %[x]\n\t"                                                        \
               "ldrd %[w0], %[w1], [%[pd]], #8\n\t"                                           \
               "sxtb16 %[o], %[x], ror #8\n\t"                                                \
               "smlabb %[c0], %[e], %[w0], %[c0]\n\t"                                         \
-              "smlatt %[c2], %[e], %[w0], %[c2]\n\t"                                         \
-              "smlabb %[c1], %[o], %[w1], %[c1]\n\t"                                         \
-              "smlatt %[c3], %[o], %[w1], %[c3]"                                             \
-              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
-                [e] "=&r"(e_), [o] "=&r"(o_), [w0] "=&r"(w0_), [w1] "=&r"(w1_)               \
-              : [x] "r"(t)                                                                  \
-              : "memory");                                                                  \
-    } while (0)
-
-#define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3)                                             \
-    do {                                                                                      \
-        uint32_t e_, o_, w0_, w1_;                                                            \
-        __asm("sxtb16 %[e], %[x]\n\t"                                                        \
-              "ldrd %[w0], %[w1], [%[pd]], #8\n\t"                                           \
-              "sxtb16 %[o], %[x], ror #8\n\t"                                                \
-              "smlabb %[c0], %[e], %[w0], %[c0]\n\t"                                         \
-              "smlabt %[c1], %[e], %[w0], %[c1]\n\t"                                         \
+              hi_mac " %[c1], %[e], %[w0], %[c1]\n\t"                                         \
               "smlabb %[c2], %[o], %[w1], %[c2]\n\t"                                         \
-              "smlabt %[c3], %[o], %[w1], %[c3]"                                             \
-              : [pd] "+r"(d), [c0] "+r"(acc0), [c1] "+r"(acc1), [c2] "+r"(acc2), [c3] "+r"(acc3), \
+              hi_mac " %[c3], %[o], %[w1], %[c3]"                                             \
+              : [pd] "+r"(d), [c0] "+r"(x0), [c1] "+r"(x1), [c2] "+r"(x2), [c3] "+r"(x3),     \
                 [e] "=&r"(e_), [o] "=&r"(o_), [w0] "=&r"(w0_), [w1] "=&r"(w1_)               \
               : [x] "r"(t)                                                                  \
               : "memory");                                                                  \
@@ -399,23 +381,13 @@ typedef int16_t __attribute__((may_alias)) snn_half_weight_t;
         (d) += 4;                                                                             \
     } while (0)
 
-#define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3)                                             \
+#define SNN_DW_LONE_(t, d, x0, x1, x2, x3, hi_mac, i1, i3)                                    \
     do {                                                                                      \
         const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
-        (acc0) += SNN_DW_BYTE(t, 0) * w_[0];                                                  \
-        (acc2) += SNN_DW_BYTE(t, 2) * w_[1];                                                  \
-        (acc1) += SNN_DW_BYTE(t, 1) * w_[2];                                                  \
-        (acc3) += SNN_DW_BYTE(t, 3) * w_[3];                                                  \
-        (d) += 2;                                                                             \
-    } while (0)
-
-#define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3)                                             \
-    do {                                                                                      \
-        const snn_half_weight_t *w_ = (const snn_half_weight_t *)(d);                         \
-        (acc0) += SNN_DW_BYTE(t, 0) * w_[0];                                                  \
-        (acc1) += SNN_DW_BYTE(t, 0) * w_[1];                                                  \
-        (acc2) += SNN_DW_BYTE(t, 1) * w_[2];                                                  \
-        (acc3) += SNN_DW_BYTE(t, 1) * w_[3];                                                  \
+        (x0) += SNN_DW_BYTE(t, 0) * w_[0];                                                    \
+        (x1) += SNN_DW_BYTE(t, i1) * w_[1];                                                   \
+        (x2) += SNN_DW_BYTE(t, 1) * w_[2];                                                    \
+        (x3) += SNN_DW_BYTE(t, i3) * w_[3];                                                   \
         (d) += 2;                                                                             \
     } while (0)
 
@@ -442,6 +414,12 @@ typedef int16_t __attribute__((may_alias)) snn_half_weight_t;
         (d) += 12;                                                                            \
     } while (0)
 #endif
+
+/* A lone tap t: lanes (c0, c2) and (c1, c3) of SXTB16 times the weight words of 4 channels of
+ * multiplier 1 (SMLABB/SMLATT), or (c0, -) and (c1, -) times those of 2 channels of multiplier 2
+ * (SMLABB/SMLABT). i1, i3: the bytes of t that the portable code multiplies into x1 and x3. */
+#define SNN_DW_LONE4(t, d, acc0, acc1, acc2, acc3) SNN_DW_LONE_(t, d, acc0, acc2, acc1, acc3, "smlatt", 2, 3)
+#define SNN_DW_LONE2(t, d, acc0, acc1, acc2, acc3) SNN_DW_LONE_(t, d, acc0, acc1, acc2, acc3, "smlabt", 0, 1)
 
 /* TFLite's MultiplyByQuantizedMultiplier for accumulators the exporter proved to be
  * below 2^30 in magnitude, with a right shift >= 1. The weights and bias were doubled
