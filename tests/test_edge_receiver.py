@@ -11,6 +11,7 @@ from edge_helpers import encoder_symbols, frame_packets
 from semanticnn.channel import golay
 from semanticnn.channel.erasure import symbol_packets
 from semanticnn.edge import FrameAssembler, Receiver, frame_symbols, load_edge_model
+from semanticnn.edge.assembler import FRAME_ID_WINDOW, MAX_GAP_FRAMES
 from semanticnn.model.checkpoint import load_decoder
 
 MANIFEST = {"code_shape": [8, 8, 8], "n_symbols": 512, "levels": 8, "bits_per_symbol": 3, "mapping": "gray",
@@ -181,3 +182,114 @@ def test_headers_with_three_errors_a_word_are_corrected_and_counted():
     c = asm.counters
     assert (c.header_corrected, c.bad_header, c.out_of_range) == (len(packets), 0, 0)
     assert frames[-1].fragments == dict(enumerate(packets))
+
+
+def miscorrected(packet, near):
+    """``packet`` with 5 bit errors in header word 0 that Golay decodes (3 corrected) to an id from ``near``."""
+    word = int.from_bytes(packet[:3], "big")
+    for frame_id in near:
+        diff = word ^ golay.encode(frame_id)
+        if diff.bit_count() == 8:
+            five = 0
+            for _ in range(5):
+                five |= diff & -diff
+                diff &= diff - 1
+            return flip_word(packet, 0, five)
+    raise AssertionError(f"no id in {near} is at distance 8")
+
+
+def send_frames(asm, frame_ids, symbols=0, device="dev", now=0.0, keep=range(5)):
+    """Every kept packet of ``frame_ids`` (symbols ``SYMBOLS[symbols]``); returns the frames released."""
+    out = [asm.add(device, frame_packets(SYMBOLS[symbols], f, MANIFEST)[i], now=now) for f in frame_ids for i in keep]
+    return [f for f in out if f is not None]
+
+
+def test_a_miscorrected_frame_id_opens_no_frame_and_adds_no_lost_frames():
+    asm = assembler(timeout_s=1.0)
+    released = send_frames(asm, range(3))
+    packets = frame_packets(SYMBOLS[1], 3, MANIFEST)
+    bad = miscorrected(packets[2], range(3 + 700, 3 + 900))  # the old receiver counted ~700 frames lost here
+    forged = miscorrected(packets[4], range(2500, 2700))
+    assert asm.add("dev", bad, now=0.0) is None and asm.add("dev", forged, now=0.0) is None
+    c = asm.counters
+    assert (c.header_corrected, c.lost_frames, c.frames_complete, len(asm.tentative), c.suspect_header) == (
+        2, 0, 3, 1, 1)
+    released += [asm.add("dev", p, now=0.0) for i, p in enumerate(packets) if i not in (2, 4)]
+    released += send_frames(asm, range(4, 6), now=0.5)
+    released = [f for f in released if f is not None] + asm.expired(now=1.0) + asm.flush()
+    assert [(f.frame_id, f.missing) for f in released] == [(0, 0), (1, 0), (2, 0), (4, 0), (5, 0), (3, 2)]
+    assert (c.lost_frames, c.lost_packets, c.suspect_header, c.resyncs) == (0, 2, 2, 0)
+    assert not asm.tentative and not asm.pending
+
+
+def test_a_repeated_miscorrected_packet_is_a_duplicate_not_a_confirmation():
+    asm = assembler(timeout_s=1.0)
+    send_frames(asm, range(2))
+    bad = miscorrected(frame_packets(SYMBOLS[1], 2, MANIFEST)[0], range(600, 800))
+    assert [asm.add("dev", bad, now=0.0) for _ in range(2)] == [None, None]
+    assert asm.expired(now=1.0) == []
+    c = asm.counters
+    assert (c.duplicate, c.suspect_header, c.lost_frames, c.frames_complete) == (1, 1, 0, 2)
+
+
+@pytest.mark.parametrize(("before", "keep_first"), [(range(10), range(5)), (range(500, 510), (3,))])
+def test_a_device_restart_to_frame_0_is_followed_once_the_next_packet_confirms_it(before, keep_first):
+    """Old ids still remembered as released (range(10)) or far away (500..509); frame 0 whole or 1 packet."""
+    asm = assembler(timeout_s=1.0)
+    assert len(send_frames(asm, before)) == 10
+    released = send_frames(asm, [0], symbols=3, now=1.0, keep=keep_first)
+    released += send_frames(asm, [1, 2], symbols=4, now=1.0)
+    released += asm.expired(now=3.0)
+    assert sorted((f.frame_id, f.missing) for f in released) == [(0, 5 - len(keep_first)), (1, 0), (2, 0)]
+    frame0 = next(f for f in released if f.frame_id == 0)
+    assert frame0.fragments == {i: frame_packets(SYMBOLS[3], 0, MANIFEST)[i] for i in keep_first}
+    c = asm.counters
+    assert (c.resyncs, c.lost_frames, c.duplicate, c.late, c.suspect_header) == (1, 0, 0, 0, 0)
+    assert c.lost_packets == 5 - len(keep_first)
+
+
+def test_a_confirmed_jump_counts_its_gap_exactly_up_to_max_gap_frames_and_no_more():
+    asm = assembler(timeout_s=1.0)
+    send_frames(asm, [0])
+    send_frames(asm, [MAX_GAP_FRAMES], keep=(0,))  # past the window: held until a second packet
+    assert asm.counters.lost_frames == 0 and len(asm.tentative) == 1
+    send_frames(asm, [MAX_GAP_FRAMES], keep=(1, 2, 3, 4))
+    assert (asm.counters.lost_frames, asm.counters.lost_packets) == (MAX_GAP_FRAMES - 1, (MAX_GAP_FRAMES - 1) * 5)
+    send_frames(asm, [10])  # a frame of the gap turns up: taken back
+    assert asm.counters.lost_frames == MAX_GAP_FRAMES - 2
+    send_frames(asm, [2 * MAX_GAP_FRAMES + 1])  # further: a resync, no frames counted
+    c = asm.counters
+    assert (c.lost_frames, c.resyncs, c.frames_complete, c.suspect_header) == (MAX_GAP_FRAMES - 2, 1, 4, 0)
+
+
+def test_frames_lost_within_the_window_are_counted_at_once():
+    asm = assembler()
+    send_frames(asm, [0, FRAME_ID_WINDOW])
+    c = asm.counters
+    assert (c.lost_frames, c.lost_packets, c.frames_complete) == (FRAME_ID_WINDOW - 1, (FRAME_ID_WINDOW - 1) * 5, 2)
+    assert not asm.tentative
+
+
+def test_a_device_holds_one_tentative_id_so_stale_noise_cannot_confirm_new_noise():
+    asm = assembler(timeout_s=float("inf"))
+    send_frames(asm, range(2))
+    first = miscorrected(frame_packets(SYMBOLS[1], 2, MANIFEST)[0], range(1000, 1200))
+    asm.add("dev", first, now=0.0)
+    (held,) = asm.tentative
+    following = miscorrected(frame_packets(SYMBOLS[1], 2, MANIFEST)[1], range(held[1] + 2000, held[1] + 2200))
+    asm.add("dev", following, now=0.0)
+    assert list(asm.tentative) != [held] and len(asm.tentative) == 1 and asm.counters.suspect_header == 1
+    assert send_frames(asm, [2], keep=(2, 3, 4)) == [] and asm.flush()[0].frame_id == 2
+    assert (asm.counters.suspect_header, asm.counters.lost_frames, asm.counters.resyncs) == (2, 0, 0)
+
+
+def test_a_released_packet_heard_again_with_other_bit_errors_is_a_duplicate_not_a_new_frame():
+    asm = assembler(timeout_s=1.0)
+    packets = frame_packets(SYMBOLS[0], 5, MANIFEST)
+    send_frames(asm, [5])
+    noisy = bytearray(packets[1])
+    for bit in range(0, 8 * len(noisy), 11):  # 9% of the bits
+        noisy[bit // 8] ^= 1 << bit % 8
+    noisy[:6] = packets[1][:6]
+    assert asm.add("dev", bytes(noisy), now=0.5) is None
+    assert asm.counters.duplicate == 1 and not asm.pending and not asm.tentative
