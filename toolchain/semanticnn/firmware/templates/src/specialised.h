@@ -82,46 +82,37 @@ static inline int32_t snn_smmla(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* Per byte, the larger (snn_max_s8x4) or smaller (snn_min_s8x4) of two words of four int8:
- * SSUB8 sets a GE flag per byte, SEL picks by them. */
-static inline uint32_t snn_max_s8x4(uint32_t x, uint32_t y)
+/* Per byte i, (int8)x_i >= (int8)y_i ? if_ge_i : if_lt_i: SSUB8 sets a GE flag per byte, SEL
+ * picks by them. snn_max_s8x4 and snn_min_s8x4 are its two orders. */
+static inline uint32_t snn_pick_s8x4(uint32_t x, uint32_t y, uint32_t if_ge, uint32_t if_lt)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
     uint32_t d, r;
 
-    __asm("ssub8 %0, %2, %3\n\tsel %1, %2, %3" : "=&r"(d), "=r"(r) : "r"(x), "r"(y) : "cc");
+    __asm("ssub8 %0, %2, %3\n\tsel %1, %4, %5" : "=&r"(d), "=r"(r) : "r"(x), "r"(y), "r"(if_ge), "r"(if_lt)
+          : "cc");
     (void)d;
     return r;
 #else
     uint32_t r = 0;
 
     for (int32_t i = 0; i < 32; i += 8) {
-        int8_t a = (int8_t)(x >> i), b = (int8_t)(y >> i);
+        uint32_t pick = (int8_t)(x >> i) >= (int8_t)(y >> i) ? if_ge : if_lt;
 
-        r |= (uint32_t)(uint8_t)(a > b ? a : b) << i;
+        r |= ((pick >> i) & 0xFFu) << i;
     }
     return r;
 #endif
 }
 
+static inline uint32_t snn_max_s8x4(uint32_t x, uint32_t y)
+{
+    return snn_pick_s8x4(x, y, x, y);
+}
+
 static inline uint32_t snn_min_s8x4(uint32_t x, uint32_t y)
 {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    uint32_t d, r;
-
-    __asm("ssub8 %0, %2, %3\n\tsel %1, %3, %2" : "=&r"(d), "=r"(r) : "r"(x), "r"(y) : "cc");
-    (void)d;
-    return r;
-#else
-    uint32_t r = 0;
-
-    for (int32_t i = 0; i < 32; i += 8) {
-        int8_t a = (int8_t)(x >> i), b = (int8_t)(y >> i);
-
-        r |= (uint32_t)(uint8_t)(a < b ? a : b) << i;
-    }
-    return r;
-#endif
+    return snn_pick_s8x4(x, y, y, x);
 }
 
 /* Four int16 products of two columns (a, and b = a + col_bytes) with two weight rows
