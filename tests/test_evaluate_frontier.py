@@ -46,7 +46,7 @@ def _rows():
     return rows
 
 
-SHIPPED_REPORT = {"samples": 100, "feature_bytes": 65536, "seeds": [0, 1, 2], "mtu": 51, "methods": [
+SHIPPED_REPORT = {"samples": 100, "feature_bytes": 65536, "seeds": [0, 1, 2], "mtu": 51, "header_bytes": 6, "methods": [
     _method("unsplit", "full model", None, [0.81] * 5),
     _method("split", "codec", 192, ACC),
     _method("raw-uint8", "raw uint8", 16384, [0.81, 0.80, 0.75, 0.50, 0.30]),
@@ -80,6 +80,7 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
             "79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert "| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) |" in md
     assert "| told 2x, BER 0.05 |" in md and "| 10% packets lost, BER 0.01 |" in md
+    assert "packets of at most 51 B, each with a 6-byte header (two extended Golay(24, 12) words)" in md
     assert md.rstrip().endswith("![frontier](frontier.png)")
     assert frontier_png(summary)[:8] == b"\x89PNG\r\n\x1a\n"
 

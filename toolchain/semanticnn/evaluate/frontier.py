@@ -69,6 +69,8 @@ RUNS = {
     "shallow-encoder": Run("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0}),
     "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}),
     "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10}),
+    "no-kd-10": Run("ablation", "no distillation, stage 2 of 10 epochs (compare with stage2-10)",
+                    {"kd_weight": 0.0, "epochs_stage2": 10}),
     "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0}),
     "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}),
     "no-levers": Run("ablation", "none of the issue-9 levers (the previous shipped model)",
@@ -200,6 +202,7 @@ def _summary(rows, shipped):
     by_name = {m["name"]: m for m in shipped["methods"]}
     return {"format": "semanticnn-frontier", "version": 2, "channel": "iid", "bers": list(BERS),
             "samples": shipped["samples"], "seeds": shipped["seeds"], "mtu": shipped["mtu"],
+            "header_bytes": shipped["header_bytes"],
             "packet_loss": PACKET_LOSS, "feature_bytes": shipped["feature_bytes"],
             "unsplit_accuracy": by_name["unsplit"]["accuracy"][0],
             "baselines": [by_name[k] for k in ("raw-uint8", "raw-int8")],

@@ -71,7 +71,10 @@ def frontier_markdown(summary, plot=None):
         f"(channel `{summary['channel']}`). Top-1 accuracy in %, mean ± std over {len(seeds)} channel seeds "
         f"({', '.join(map(str, seeds))}) on the same images. The float32 split feature is "
         f"{summary['feature_bytes']} B; the unsplit model scores {_pct(summary['unsplit_accuracy'])}. On air: "
-        f"the payload in packets of at most {summary['mtu']} B, 7-byte header each.", "",
+        f"the payload in packets of at most {summary['mtu']} B, each with a {summary['header_bytes']}-byte header "
+        "(two extended Golay(24, 12) words). The split rows send these packets, headers included, through the "
+        "channel; a packet whose header does not decode reaches the decoder as erasures. The raw rows send "
+        "payload bits only.", "",
         "## Targets (shipped model)", "",
         "| target | measured | met |", "|---|---:|:---:|",
     ]
