@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped model exported once per session, and the hardware option."""
+"""Shared fixtures: the shipped model exported once per session, the stub firmware built once, and the
+hardware option."""
 
 import shutil
 from pathlib import Path
@@ -36,6 +37,17 @@ def exported_qemu(tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "qemu-m7"
     manifest = export_encoder(SHIPPED_ENCODER, "qemu-m7", out)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def stub_qemu_elf(tmp_path_factory):
+    """The stub-model firmware (tests/firmware_helpers.py) built once for QEMU: its firmware.elf."""
+    from firmware_helpers import QEMU_TARGET, build, render_project
+
+    project = render_project(tmp_path_factory.mktemp("fw") / "qemu", QEMU_TARGET)
+    result = build(project)
+    assert result.returncode == 0, result.stderr
+    return project / "build" / "firmware.elf"
 
 
 @pytest.fixture()

@@ -48,17 +48,7 @@ def test_bench_on_a_bad_link_completes_bit_exact_and_counts_retries(exported_qem
     assert f"| tries that got no answer | {link['timed_out_tries']} |" in lines
 
 
-@pytest.fixture(scope="module")
-def stub_elf(tmp_path_factory):
-    from firmware_helpers import QEMU_TARGET, build, render_project
-
-    project = render_project(tmp_path_factory.mktemp("fw") / "qemu", QEMU_TARGET)
-    result = build(project)
-    assert result.returncode == 0, result.stderr
-    return project / "build" / "firmware.elf"
-
-
-def test_a_killed_qemu_is_named_as_killed(stub_elf, monkeypatch):
+def test_a_killed_qemu_is_named_as_killed(stub_qemu_elf, monkeypatch):
     started = []
     real_popen = subprocess.Popen
 
@@ -67,7 +57,7 @@ def test_a_killed_qemu_is_named_as_killed(stub_elf, monkeypatch):
         return started[-1]
 
     monkeypatch.setattr(qemu.subprocess, "Popen", popen)
-    with pytest.raises(BoardError) as info, qemu.launch_qemu(stub_elf, "qemu-m7") as transport:
+    with pytest.raises(BoardError) as info, qemu.launch_qemu(stub_qemu_elf, "qemu-m7") as transport:
         board = Board(transport)
         board.info()
         started[-1].kill()

@@ -39,11 +39,8 @@ INFO, LOAD, INFER, PACKET, OUTPUT = Cmd.INFO, Cmd.LOAD, Cmd.INFER, Cmd.PACKET, C
 
 
 @pytest.fixture(scope="module")
-def elf(tmp_path_factory):
-    project = render_project(tmp_path_factory.mktemp("fw") / "qemu", QEMU_TARGET)
-    result = build(project)
-    assert result.returncode == 0, result.stderr
-    return project / "build" / "firmware.elf"
+def elf(stub_qemu_elf):
+    return stub_qemu_elf
 
 
 @pytest.fixture

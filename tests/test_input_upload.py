@@ -73,11 +73,8 @@ def test_fake_device_infers_only_a_wholly_uploaded_image():
 
 
 @pytest.mark.skipif(not has_qemu, reason="arm-none-eabi-gcc or qemu-system-arm not installed")
-def test_firmware_in_qemu_infers_only_a_wholly_uploaded_image(tmp_path):
-    from firmware_helpers import QEMU_TARGET, build, qemu_links, render_project
+def test_firmware_in_qemu_infers_only_a_wholly_uploaded_image(stub_qemu_elf):
+    from firmware_helpers import qemu_links
 
-    project = render_project(tmp_path / "fw", QEMU_TARGET)
-    result = build(project)
-    assert result.returncode == 0, result.stderr
-    with qemu_links(project / "build" / "firmware.elf") as (_, raw):
+    with qemu_links(stub_qemu_elf) as (_, raw):
         run_exchange(lambda cmd, seq, payload: raw.request(cmd, seq, payload)[2:])
