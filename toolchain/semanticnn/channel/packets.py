@@ -38,6 +38,7 @@ __all__ = [
     "decode_header",
     "encode_header",
     "fragment_span",
+    "fits_frame",
     "min_mtu",
     "check_packet_count",
     "packet_count",
@@ -101,6 +102,12 @@ def fragment_span(fragment: int, n_bytes: int, mtu: int) -> tuple[int, int]:
     return start, min(room, n_bytes - start)
 
 
+def fits_frame(head: Header, packet: bytes, n_bytes: int, mtu: int) -> bool:
+    """True if ``packet`` (header ``head``) has the packet count and fragment length of an ``n_bytes`` stream."""
+    _, length = fragment_span(head.fragment, n_bytes, mtu)
+    return head.count == packet_count(n_bytes, mtu) and len(packet) == HEADER_BYTES + length
+
+
 def encode_header(frame_id: int, fragment: int, count: int) -> bytes:
     """The 6 header bytes: Golay words of ``frame_id mod 4096`` and ``fragment << 6 | count - 1``."""
     if not 0 <= fragment < count <= MAX_PACKETS:
@@ -160,9 +167,9 @@ def reassemble(packets, total_bytes: int, mtu: int = DEFAULT_MTU, frame_id: int 
             head, _ = decode_header(packet)
         except ProtocolError:
             continue
-        start, length = fragment_span(head.fragment, total_bytes, mtu)
-        if head.count != count or len(packet) != HEADER_BYTES + length:
+        if not fits_frame(head, packet, total_bytes, mtu):
             continue
+        start, length = fragment_span(head.fragment, total_bytes, mtu)
         if frame_id is not None and head.frame_id != frame_id % FRAME_ID_MODULO:
             continue
         data[start : start + length] = packet[HEADER_BYTES:]

@@ -46,7 +46,7 @@ from semanticnn.channel.packets import (
     HEADER_BYTES,
     decode_header,
     encode_header,
-    fragment_span,
+    fits_frame,
     packet_count,
 )
 from semanticnn.errors import ProtocolError
@@ -204,8 +204,7 @@ class FrameAssembler:
         except ProtocolError:
             c.bad_header += 1
             return None
-        _, length = fragment_span(head.fragment, self.payload_bytes, self.mtu)
-        if head.count != self.count or len(packet) != HEADER_BYTES + length:
+        if not fits_frame(head, packet, self.payload_bytes, self.mtu):
             c.out_of_range += 1
             return None
         c.header_corrected += corrected > 0
