@@ -102,13 +102,15 @@ def test_missing_encoder_names_the_option(tmp_path):
     assert str(err.value) == f"encoder not found: {tmp_path / 'encoder.pt'} (the check encodes images: pass --encoder)"
 
 
-def test_a_decoder_that_takes_the_erasure_mask_exports_and_agrees(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"posterior_input": True, "refine_blocks": 1}],
+                         ids=["mask", "mask+posterior+refine"])
+def test_a_decoder_that_takes_the_erasure_mask_exports_and_agrees(tmp_path, extra):
     from semanticnn.model.checkpoint import save_decoder, save_encoder
     from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
 
     torch.manual_seed(0)
     save_encoder(tmp_path / "encoder.pt", SplitEncoder(encoder_config(code_channels=2, levels=4)))
-    dec = SplitDecoder(decoder_config(code_channels=2, levels=4, hidden=8, erasure_input=True))
+    dec = SplitDecoder(decoder_config(code_channels=2, levels=4, hidden=8, erasure_input=True, **extra))
     manifest = decoder_export.export_decoder(save_decoder(tmp_path / "decoder.pt", dec), tmp_path / "edge", samples=64)
     assert manifest["erasure_input"] is True and manifest["code_shape"] == [2, 8, 8]
     assert manifest["check"]["argmax_agreement"] == 1.0 and manifest["check"]["passed"] is True

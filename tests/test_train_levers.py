@@ -75,3 +75,67 @@ def test_deeper_encoder_has_two_k2s2_convs_and_the_same_code_shape():
     assert [(c.kernel_size, c.stride, c.out_channels) for c in convs[1:3]] == [((2, 2), (2, 2), 32),
                                                                                ((2, 2), (2, 2), 8)]
     assert tuple(enc(torch.rand(1, 3, 32, 32)).indices.shape) == (1, 8, 8, 8)
+
+
+def _bayes_posterior(received, ber, levels, mapping):
+    """P(sent = k | received) by Bayes over every sent symbol, uniform prior, bits flipped i.i.d."""
+    from semanticnn.channel.bits import bits_per_symbol, is_gray
+
+    k_bits = bits_per_symbol(levels)
+    codes = to_codewords(np.arange(levels), is_gray(mapping))
+    got = codes[received]
+    flips = np.array([bin(int(c) ^ int(got)).count("1") for c in codes])
+    like = ber ** flips * (1 - ber) ** (k_bits - flips)
+    return like / like.sum()
+
+
+def test_symbol_posterior_is_bayes_over_the_real_code_words():
+    from semanticnn.model.codec import codeword_distances, symbol_posterior
+
+    for mapping in ("gray", "natural"):
+        dist = codeword_distances(8, mapping)
+        received = torch.arange(8).view(1, 1, 8, 1).expand(3, 1, 8, 1)
+        ber = torch.tensor([0.0, 0.01, 0.1])
+        post = symbol_posterior(received, ber, dist)  # [3, 1, L, 8, 1]
+        assert torch.allclose(post.sum(2), torch.ones(3, 1, 8, 1), atol=1e-5)
+        assert torch.equal(post[0, 0].argmax(0).view(-1), torch.arange(8))
+        assert post[0, 0].max(0).values.min().item() > 0.9999
+        for b, p in ((1, 0.01), (2, 0.1)):
+            for y in range(8):
+                want = _bayes_posterior(y, p, 8, mapping)
+                assert np.allclose(post[b, 0, :, y, 0].numpy(), want, atol=1e-6), (mapping, p, y)
+    gray = codeword_distances(8, "gray")
+    assert gray[0, 7].item() == 1 and gray[0, 4].item() == 2 and gray[0, 5].item() == 3
+
+
+def test_posterior_decoder_sees_erased_symbols_as_the_uniform_prior():
+    torch.manual_seed(0)
+    dec = SplitDecoder(decoder_config(2, 8, erasure_input=True, posterior_input=True, refine_blocks=1))
+    dec.centres.copy_(torch.linspace(-1.5, 1.5, 8))
+    values = dec.centres[torch.randint(0, 8, (2, 2, 8, 8))]
+    erased = torch.zeros(2, 2, 8, 8)
+    erased[:, 0, :4] = 1
+    post = dec._posterior(values, 0.05, erased)
+    assert post.shape == (2, 16, 8, 8)
+    assert torch.allclose(post[:, :8, :4], torch.full_like(post[:, :8, :4], 1 / 8))
+    assert torch.allclose(post[:, :8, 4:].sum(1), torch.ones(2, 4, 8), atol=1e-5)
+    assert post[:, :8, 4:].max().item() > 0.8
+    assert len(dec.refine) == 1 and dec.blocks[0].conv.in_channels == 2 * (1 + 1 + 8)
+    with torch.no_grad():
+        assert dec(values, 0.05, erased.bool()).shape == (2, 10)
+
+
+def test_training_step_gives_the_decoder_the_encoders_learned_centres():
+    from semanticnn.train.engine import received_feature
+
+    torch.manual_seed(0)
+    enc = SplitEncoder(encoder_config(2, 8))
+    dec = SplitDecoder(decoder_config(2, 8, posterior_input=True))
+    with torch.no_grad():
+        enc.quantizer.c0.fill_(-0.9)
+    out = enc(torch.rand(2, 3, 32, 32))
+    assert not torch.allclose(dec.centres, enc.quantizer.centres())
+    received_feature(enc, dec, out.values, 0.0, None)
+    assert torch.equal(dec.centres, enc.quantizer.centres().detach())
+    found = torch.argmin((out.values.detach().unsqueeze(-1) - dec.centres).abs(), dim=-1)
+    assert torch.equal(found, out.indices)

@@ -13,25 +13,30 @@ Decoder (edge), for dequantised symbols ``v = c[idx]``, the receiver's BER estim
 the mask ``m`` of symbols erased with their packets:
 
     h = [v * (1 - m), m]                           (``erasure_input``; else ``v * (1 - m)``)
-    h = gate_k(block_k(h), f(BER))                 4 blocks: conv/convT + IGDN + PReLU + BER gate
+    h = [h, P(sent | idx, BER) (1 - m) + m / L]    (``posterior_input``: L channels a code channel)
+    h = gate_k(block_k(h), f(BER))                 2 blocks at 8x8: conv3x3 + IGDN + PReLU + BER gate
+    h = h + gate(block(h), f(BER))                 ``refine_blocks`` residual blocks at 8x8
+    h = gate_k(block_k(h), f(BER))                 2 blocks: convT 2x2 s2 up to 32x32
     f_hat = relu(conv3x3(h))                       rebuilt split feature [B, 16, 32, 32]
     logits = tail(f_hat)                           frozen backbone tail
 """
 
 import copy
+import math
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from semanticnn.channel.bits import bits_per_symbol, codewords_to_bits, is_gray, to_codewords
 from semanticnn.model.backbone import build_backbone
 from semanticnn.model.layers import GDN, IGDN, BerGate, FrozenGDN, ber_feature
 from semanticnn.model.quantizer import SoftQuantizer
 
 __all__ = [
     "SplitEncoder", "SplitDecoder", "EncoderOut", "encoder_config", "decoder_config",
-    "fold_bn", "power_normalize", "UNKNOWN_BER",
+    "fold_bn", "power_normalize", "UNKNOWN_BER", "codeword_distances", "symbol_posterior",
 ]
 
 UNKNOWN_BER = 1e-2  # the estimate a receiver tells the decoder when it knows nothing of its link
@@ -51,16 +56,43 @@ def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, 
 
 
 def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
-                   backbone="resnet8", hidden=64, classes=10, erasure_input=False):
+                   backbone="resnet8", hidden=64, classes=10, erasure_input=False,
+                   posterior_input=False, refine_blocks=0):
     """Return the decoder config dict: what SplitDecoder needs to rebuild itself.
 
     ``erasure_input``: the erasure mask enters the first block as C extra channels.
+    ``posterior_input``: each symbol's posterior over the L sent symbols enters as C*L channels.
+    ``refine_blocks``: residual 3x3 blocks at the code's 8x8 resolution.
     """
     return {
         "backbone": backbone, "stem_channels": stem_channels, "code_channels": code_channels,
         "levels": levels, "mapping": mapping, "hidden": hidden, "classes": classes,
         "code_shape": [code_channels, 8, 8], "erasure_input": erasure_input,
+        "posterior_input": posterior_input, "refine_blocks": refine_blocks,
     }
+
+
+def codeword_distances(levels, mapping):
+    """``D[y, k]``: Hamming distance between the code words of symbols ``y`` and ``k``, [L, L]."""
+    k = bits_per_symbol(levels)
+    bits = codewords_to_bits(to_codewords(torch.arange(levels), is_gray(mapping)), k)
+    return (bits[:, None, :] != bits[None, :, :]).sum(-1).float()
+
+
+def symbol_posterior(indices, ber, distances, eps=1e-6):
+    """``P(sent = k | received = y)`` for a uniform prior and a BSC(p), as [B, C, L, H, W].
+
+    ``P(k | y) = p^D[y,k] (1 - p)^(b - D[y,k])`` with ``b = log2(L)`` bits a symbol; with
+    every code word in use this already sums to 1 over ``k``. ``p`` is the receiver's
+    estimate (float or [B]), clamped to ``[eps, 0.5]``.
+    """
+    b = float(math.log2(distances.shape[0]))
+    p = torch.as_tensor(ber, dtype=torch.float32, device=indices.device)
+    p = p.expand(indices.shape[0]) if p.dim() == 0 else p
+    p = p.clamp(eps, 0.5).view(-1, 1, 1, 1, 1)
+    d = distances[indices]                                   # [B, C, H, W, L]
+    post = torch.exp(d * torch.log(p) + (b - d) * torch.log1p(-p))
+    return post.permute(0, 1, 4, 2, 3)
 
 
 def power_normalize(x, eps=1e-12):
@@ -158,14 +190,19 @@ class SplitDecoder(nn.Module):
         super().__init__()
         self.config = dict(config)
         c, h, s = config["code_channels"], config["hidden"], config["stem_channels"]
+        levels = config["levels"]
         self.erasure_input = bool(config.get("erasure_input", False))
-        self.blocks = nn.ModuleList([
-            _DecBlock(2 * c if self.erasure_input else c, h, False), _DecBlock(h, h, False),
+        self.posterior_input = bool(config.get("posterior_input", False))
+        cin = c * (1 + self.erasure_input + levels * self.posterior_input)
+        self.blocks = nn.ModuleList([  # two at 8x8, then two upsampling; ``refine`` runs between them
+            _DecBlock(cin, h, False), _DecBlock(h, h, False),
             _DecBlock(h, h // 2, True), _DecBlock(h // 2, h // 2, True),
         ])
+        self.refine = nn.ModuleList([_DecBlock(h, h, False) for _ in range(config.get("refine_blocks", 0))])
         self.out = nn.Conv2d(h // 2, s, 3, padding=1)
         self.tail = build_backbone(config["backbone"], s, config["classes"]).tail
-        self.register_buffer("centres", torch.linspace(-1.75, 1.75, config["levels"]))
+        self.register_buffer("centres", torch.linspace(-1.75, 1.75, levels))
+        self.register_buffer("distances", codeword_distances(levels, config["mapping"]), persistent=False)
 
     def reconstruct(self, values, ber, erased=None):
         """Rebuild the split feature [B, 16, 32, 32] from centre values [B, C, 8, 8].
@@ -175,12 +212,29 @@ class SplitDecoder(nn.Module):
         """
         bf = ber_feature(ber, values.shape[0], values.device)
         mask = torch.zeros_like(values) if erased is None else erased.to(values.dtype)
-        h = values * (1.0 - mask)
+        parts = [values * (1.0 - mask)]
         if self.erasure_input:
-            h = torch.cat([h, mask], dim=1)
-        for block in self.blocks:
+            parts.append(mask)
+        if self.posterior_input:
+            parts.append(self._posterior(values, ber, mask))
+        h = torch.cat(parts, dim=1)
+        for block in self.blocks[:2]:
+            h = block(h, bf)
+        for block in self.refine:
+            h = h + block(h, bf)
+        for block in self.blocks[2:]:
             h = block(h, bf)
         return torch.relu(self.out(h))
+
+    def _posterior(self, values, ber, mask):
+        """[B, C*L, H, W]: ``symbol_posterior`` of the received symbols; ``1/L`` where erased."""
+        indices = torch.argmin((values.detach().unsqueeze(-1) - self.centres).abs(), dim=-1)
+        post = symbol_posterior(indices, ber, self.distances)
+        levels = post.shape[2]
+        m = mask.unsqueeze(2)
+        post = post * (1.0 - m) + m / levels
+        b, c, _, hh, ww = post.shape
+        return post.reshape(b, c * levels, hh, ww)
 
     def dequantize(self, indices):
         """Centre values ``c[indices]`` with the centres stored in the checkpoint."""

@@ -28,6 +28,8 @@ _HELP = {
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",
     "erasure_max": "Lose packets at a rate up to this in training; the decoder gets the erasure mask.",
+    "posterior_input": "The decoder also sees each symbol's posterior over the sent symbols, given the BER.",
+    "refine_blocks": "Residual 3x3 blocks in the decoder at the code's 8x8 resolution.",
     "base": "Reuse this base.pt instead of training the backbone.",
     "out": "Output folder for encoder.pt, decoder.pt, base.pt, train_log.json.",
     "device": "auto | cpu | cuda | cuda:N.",

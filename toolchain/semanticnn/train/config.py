@@ -61,6 +61,8 @@ class TrainConfig:
     kd_temperature: float = 4.0
     ber_jitter: float = 0.0          # decoder told BER * 2^U(-j, j): robust to a wrong estimate
     erasure_max: float = 0.0         # packet loss rate up to this in training; > 0 adds the mask input
+    posterior_input: bool = False    # decoder also sees each symbol's posterior P(sent | received, BER)
+    refine_blocks: int = 0           # decoder: residual 3x3 blocks at the code's 8x8 resolution
     base: str | None = None          # reuse this semanticnn-base checkpoint
     out: str = "models"
     device: str = "auto"             # auto | cpu | cuda | cuda:N
@@ -158,7 +160,7 @@ def validate(config):
         raise ConfigError(f"--ber-max must be in [0, 0.5], got {config.ber_max}")
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
-    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden"):
+    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden", "refine_blocks"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
     for name in ("lr_base", "lr_stage1", "lr_stage2"):

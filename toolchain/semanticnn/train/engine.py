@@ -70,6 +70,17 @@ def packet_erasures(indices, levels, erasure_max, mtu, gen):
     return erased.view(b, h, w, c).permute(0, 3, 1, 2).to(indices.device)
 
 
+def received_feature(encoder, decoder, values, ber, erased):
+    """The decoder's rebuilt split feature from the received ``values``.
+
+    The decoder's centres are set to the encoder's learned ones first, so that a decoder
+    that reads symbols back from values (``posterior_input``) finds the right ones.
+    """
+    with torch.no_grad():
+        decoder.centres.copy_(encoder.quantizer.centres())
+    return decoder.reconstruct(values, ber, erased)
+
+
 class BaseStep(nn.Module):
     """``forward(images, labels) -> CE`` of the unsplit model."""
 
@@ -94,7 +105,7 @@ class Stage1Step(nn.Module):
         """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
         out = self.encoder(images)
         values, erased = channel(self.encoder, out)
-        rebuilt = self.decoder.reconstruct(values, ber, erased)
+        rebuilt = received_feature(self.encoder, self.decoder, values, ber, erased)
         return F.mse_loss(rebuilt, out.feature)
 
 
@@ -123,7 +134,7 @@ class Stage2Step(nn.Module):
         """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
         out = self.encoder(images)
         values, erased = channel(self.encoder, out)
-        rebuilt = self.decoder.reconstruct(values, ber, erased)
+        rebuilt = received_feature(self.encoder, self.decoder, values, ber, erased)
         logits = self.decoder.tail(rebuilt)
         loss = F.cross_entropy(logits, labels) + 0.5 * F.mse_loss(rebuilt, out.feature)
         if self.teacher is not None and self.kd_weight > 0:

@@ -51,7 +51,8 @@ def _build_codec(config, base, classes):
     enc.stem.load_state_dict(base.stem.state_dict())
     freeze_(enc.stem)
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
-                                      config.backbone, config.hidden, classes, config.erasure_max > 0))
+                                      config.backbone, config.hidden, classes, config.erasure_max > 0,
+                                      config.posterior_input, config.refine_blocks))
     dec.tail.load_state_dict(base.tail.state_dict())
     freeze_(dec.tail)
     return enc, dec
