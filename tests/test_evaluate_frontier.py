@@ -177,8 +177,14 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
         calls.append((encoder.parent.name, channel))
         return _fake_report(encoder, decoder, bers, channel, samples, **kw)
 
+    def write(rep, paths, title=None):
+        paths["json"].parent.mkdir(parents=True, exist_ok=True)
+        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": 2, "channel": channel_of[
+            paths["json"].name], "bers": list(BERS), "packet_loss": 0.0 if "burst" in paths["json"].name else 0.1}))
+
+    channel_of = {"eval.json": "iid", "burst.json": "burst"}
     monkeypatch.setattr(evaluate_cli, "evaluate_files", evaluate)
-    monkeypatch.setattr(report, "write_report", lambda *a, **k: None)
+    monkeypatch.setattr(report, "write_report", write)
     (fake_root / "models").mkdir()
     (fake_root / "models" / "base.pt").write_bytes(b"base")
     for name, folder in ((SHIPPED, fake_root / "models"), ("c2", fake_root / "runs" / "c2")):
@@ -187,17 +193,25 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
         (folder / "decoder.pt").write_bytes(b"d")
         (folder / "train_log.json").write_text(json.dumps({"config": _run_config(name).run_identity()}))
     out = fake_root / "out"
+    every = [("models", "iid"), ("c2", "iid"), ("models", "burst")]
     run_frontier(fake_root / "runs", out, only=["c2"])
-    assert calls == [("models", "iid"), ("c2", "iid"), ("models", "burst")]
+    assert calls == every
     calls.clear()
     summary = run_frontier(fake_root / "runs", out, only=["c2"])
-    assert calls == [("models", "iid"), ("models", "burst")]
+    assert calls == []
     assert [r["name"] for r in summary["runs"]] == ["c2", SHIPPED]
+    assert [r["accuracy"] for r in summary["runs"]] == [[0.7] * 5] * 2
     (fake_root / "runs" / "c2" / "encoder.pt").write_bytes(b"e" * 60)
-    calls.clear()
     summary = run_frontier(fake_root / "runs", out, only=["c2"])
-    assert calls == [("models", "iid"), ("c2", "iid"), ("models", "burst")]
+    assert calls == [("c2", "iid")]
     assert summary["runs"][0]["accuracy"] == [0.6] * 5
     calls.clear()
-    run_frontier(fake_root / "runs", out, only=["c2"], reevaluate=True)
-    assert calls == [("models", "iid"), ("c2", "iid"), ("models", "burst")]
+    (fake_root / "models" / "decoder.pt").write_bytes(b"d2")
+    run_frontier(fake_root / "runs", out, only=["c2"])
+    assert calls == [("models", "iid"), ("models", "burst")]
+    calls.clear()
+    run_frontier(fake_root / "runs", out, only=["c2"], samples=100)
+    assert calls == every
+    calls.clear()
+    run_frontier(fake_root / "runs", out, only=["c2"], samples=100, reevaluate=True)
+    assert calls == every

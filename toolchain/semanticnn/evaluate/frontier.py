@@ -45,6 +45,8 @@ BERS = (0.0, 1e-3, 1e-2, 5e-2, 1e-1)
 SHIPPED = "c8"
 PACKET_LOSS = 0.1  # fraction of packets lost in every run's packet-loss row
 ROBUSTNESS = ("split-est-half", "split-est-double", "split-est-unknown", "split-lost")
+SHIPPED_METHODS = ("unsplit", "split", *ROBUSTNESS, "raw-uint8", "raw-int8")  # every method of ``snn eval``
+BURST_METHODS = ("unsplit", "split", "raw-uint8", "raw-int8")
 _NOT_IDENTITY = {"base", "data"}  # paths: where a run's inputs were, not what it is
 
 
@@ -165,9 +167,8 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     one without ``allow_stale``, is a ConfigError.
     """
     from semanticnn.atomic_file import write_atomic
-    from semanticnn.evaluate.cli import evaluate_files
     from semanticnn.evaluate.frontier_report import frontier_markdown, frontier_png
-    from semanticnn.evaluate.report import report_paths, write_report
+    from semanticnn.evaluate.report import report_paths
 
     names = _selected(only)
     drifts = {name: _drift(name, runs_root) for name in names}
@@ -175,8 +176,15 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     if stale and not train:
         name = next(n for n in names if n in stale)
         raise _not_ready(name, drifts[name], runs_root)
-    bers, base = ",".join(map(str, BERS)), ROOT / "models" / "base.pt"
-    previous = {} if reevaluate else _previous_rows(Path(out) / "accuracy.json")
+    base = ROOT / "models" / "base.pt"
+    last = {} if reevaluate else _last_summary(Path(out) / "accuracy.json")
+    reuse = bool(last) and last.get("requested_samples", "unknown") == samples
+    previous = {row["name"]: row for row in last.get("runs", []) if "settings" in row} if reuse else {}
+
+    def report_of(folder, channel, methods, paths, packet_loss=PACKET_LOSS, title=None):
+        return _report(folder, base, channel, methods, paths, reuse, title,
+                       samples=samples, packet_loss=packet_loss, threads=threads, log=log)
+
     rows, shipped = {}, None
     for name in [SHIPPED] + [n for n in names if n != SHIPPED]:  # the shipped report sets the settings
         folder = run_dir(name, runs_root)
@@ -189,23 +197,19 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             rows[name] = {**kept, "label": RUNS[name].label, "stale": drifts[name]}
             log(f"{name}: same checkpoints and settings as in accuracy.json, row kept")
             continue
-        methods = None if name == SHIPPED else ("split", *ROBUSTNESS)
-        report = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", bers, "iid", samples, methods=methods,
-                                base=base, packet_loss=PACKET_LOSS, threads=threads, log=log)
+        if name == SHIPPED:
+            report = shipped = report_of(folder, "iid", SHIPPED_METHODS, report_paths(folder))
+        else:
+            report = report_of(folder, "iid", ("split", *ROBUSTNESS), None)
         rows[name] = _row(name, report, json.loads((folder / "train_log.json").read_text()), drifts[name])
         rows[name]["settings"] = _settings(report)
-        if name == SHIPPED:
-            shipped = report
-            write_report(report, report_paths(folder))
         accuracy = rows[name]["accuracy"]
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, accuracy, strict=True)))
     rows = [rows[n] for n in names]
-    summary = {**_summary(rows, shipped), "provenance": provenance(base=base)}
-    folder = run_dir(SHIPPED, runs_root)
+    summary = {**_summary(rows, shipped), "requested_samples": samples, "provenance": provenance(base=base)}
     log("shipped model under Gilbert-Elliott bursts")
-    burst = evaluate_files(folder / "encoder.pt", folder / "decoder.pt", bers, "burst", samples, base=base,
-                           methods=("unsplit", "split", "raw-uint8", "raw-int8"), threads=threads, log=log)
-    write_report(burst, report_paths(out, "burst"), title="Shipped model under Gilbert-Elliott bursts")
+    report_of(run_dir(SHIPPED, runs_root), "burst", BURST_METHODS, report_paths(out, "burst"), packet_loss=0.0,
+              title="Shipped model under Gilbert-Elliott bursts")
     blobs = {"accuracy.json": (json.dumps(summary, indent=2) + "\n").encode(),
              "frontier.png": frontier_png(summary),
              "accuracy.md": frontier_markdown(summary, "frontier.png").encode()}
@@ -220,15 +224,47 @@ def _settings(report):
             **{k: report[k] for k in ("samples", "seeds", "mtu", "header_bytes")}}
 
 
-def _previous_rows(path):
-    """Rows of the last summary by run name ({} when there is none or it is of another format)."""
+def _last_summary(path):
+    """The last ``accuracy.json`` ({} when there is none or it is of another format)."""
     try:
         summary = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
     if summary.get("format") != "semanticnn-frontier" or summary.get("version") != 2:
         return {}
-    return {row["name"]: row for row in summary.get("runs", []) if "settings" in row}
+    return summary
+
+
+def _report(folder, base, channel, methods, paths, reuse, title=None, **options):
+    """The eval report of ``folder``'s checkpoints over ``channel``.
+
+    With ``reuse``, the report already at ``paths["json"]`` is kept when it was made from the
+    same checkpoints with the same BERs, packet loss and methods; otherwise the checkpoints
+    are evaluated (``evaluate_files(**options)``) and, with ``paths``, the report written there.
+    """
+    from semanticnn.evaluate.cli import evaluate_files
+    from semanticnn.evaluate.report import write_report
+    from semanticnn.provenance import provenance as checkpoints_of
+
+    encoder, decoder = folder / "encoder.pt", folder / "decoder.pt"
+    if reuse and paths is not None:
+        try:
+            kept = json.loads(Path(paths["json"]).read_text())
+        except (OSError, ValueError):
+            kept = {}
+        now = checkpoints_of(encoder=encoder, decoder=decoder, base=base)["checkpoints"]
+        if (kept.get("format"), kept.get("version"), kept.get("channel")) == ("semanticnn-eval", 2, channel) \
+                and kept.get("bers") == list(BERS) and kept.get("packet_loss") == options["packet_loss"] \
+                and kept.get("provenance", {}).get("checkpoints") == now \
+                and set(methods) <= {m["name"] for m in kept.get("methods", [])}:
+            options["log"](f"{paths['json']}: same checkpoints and settings, kept")
+            return kept
+    report = evaluate_files(encoder, decoder, ",".join(map(str, BERS)), channel, options["samples"], base=base,
+                            methods=methods, packet_loss=options["packet_loss"], threads=options["threads"],
+                            log=options["log"])
+    if paths is not None:
+        write_report(report, paths, title=title)
+    return report
 
 
 def _reusable(previous, name, folder, base, shipped):
