@@ -206,6 +206,8 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
     assert calls == [("c2", "iid")]
     assert summary["runs"][0]["accuracy"] == [0.6] * 5
     calls.clear()
+    summary = run_frontier(fake_root / "runs", out, only=[SHIPPED])
+    assert calls == [] and [r["name"] for r in summary["runs"]] == ["c2", SHIPPED]
     (fake_root / "models" / "decoder.pt").write_bytes(b"d2")
     run_frontier(fake_root / "runs", out, only=["c2"])
     assert calls == [("models", "iid"), ("models", "burst")]

@@ -22,7 +22,8 @@ has now; a missing or stale run (trained with other values) is trained with
 ``--train``, reported as it is with ``--allow-stale`` (its row names what changed),
 and an error otherwise. A run whose checkpoints (sha256) and evaluation settings match a row
 of the last ``accuracy.json`` keeps that row instead of being evaluated again
-(``--reevaluate`` evaluates every run). The shipped model is evaluated with every baseline (unsplit,
+(``--reevaluate`` evaluates every run); with ``--only``, the runs not named keep such rows
+too. The shipped model is evaluated with every baseline (unsplit,
 raw 8-bit split feature); its report and plot go next to it in ``models/``; its report
 under Gilbert-Elliott bursts goes to ``docs/results/burst.*``. The summary goes to
 ``docs/results/accuracy.{json,md}`` and ``docs/results/frontier.png``.
@@ -205,7 +206,13 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
         rows[name]["settings"] = _settings(report)
         accuracy = rows[name]["accuracy"]
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, accuracy, strict=True)))
-    rows = [rows[n] for n in names]
+    for name in RUNS:  # runs not asked for keep their rows while those still hold
+        folder = run_dir(name, runs_root)
+        if name not in rows and name in previous and (folder / "train_log.json").is_file():
+            kept = _reusable(previous, name, folder, base, shipped)
+            if kept is not None:
+                rows[name] = {**kept, "label": RUNS[name].label, "stale": _drift(name, runs_root)}
+    rows = [rows[n] for n in RUNS if n in rows]
     summary = {**_summary(rows, shipped), "requested_samples": samples, "provenance": provenance(base=base)}
     log("shipped model under Gilbert-Elliott bursts")
     report_of(run_dir(SHIPPED, runs_root), "burst", BURST_METHODS, report_paths(out, "burst"), packet_loss=0.0,
