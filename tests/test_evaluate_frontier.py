@@ -13,6 +13,7 @@ from semanticnn.evaluate.frontier import (
     RUNS,
     SHIPPED,
     _run_config,
+    _run_fields,
     _selected,
     _summary,
     config_drift,
@@ -43,8 +44,7 @@ def _rows():
         packets = -(-payload // 44)
         robustness = {m: {"label": m, "loss": [0.0, 0.0, 0.004, 0.012, 0.03], "loss_std": [0.0] * 5}
                       for m in ROBUSTNESS}
-        rows.append({"name": name, "kind": run.kind, "label": run.label, "overrides": run.overrides,
-                     "config": run.config, "payload_bytes": payload, "packets": packets,
+        rows.append({"name": name, **_run_fields(name), "payload_bytes": payload, "packets": packets,
                      "air_bytes": payload + 7 * packets, "compression": 65536 / payload,
                      "air_compression": 65536 / (payload + 7 * packets), "accuracy": ACC, "std": STD,
                      "robustness": robustness, "stale": ["kd_weight: trained 0.0, now 0.5"] if name == "c1" else [],
@@ -217,3 +217,18 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
     calls.clear()
     run_frontier(fake_root / "runs", out, only=["c2"], samples=100, reevaluate=True)
     assert calls == every
+
+
+def test_lever_table_subtracts_the_run_without_the_lever_from_the_run_with_it():
+    rows = _rows()
+    acc = {"c8": [0.80, 0.80, 0.78, 0.70, 0.50], "stage2-10": [0.78, 0.78, 0.77, 0.67, 0.46],
+           "posterior-refine": [0.79, 0.79, 0.775, 0.68, 0.48]}
+    for row in rows:
+        row["accuracy"] = acc.get(row["name"], row["accuracy"])
+        row["std"] = [0.0, 0.0, 0.003, 0.004, 0.0] if row["name"] in acc else row["std"]
+    md = frontier_markdown(_summary(rows, SHIPPED_REPORT))
+    assert ("| stage 2 of 24 epochs, not 10 | `c8` − `stage2-10` | 2.0 ± 0.0 | 2.0 ± 0.0 | 1.0 ± 0.4 | 3.0 ± 0.6 | "
+            "4.0 ± 0.0 |") in md
+    assert ("| decoder posterior input and 2 refine blocks | `posterior-refine` − `c8` | -1.0 ± 0.0 | -1.0 ± 0.0 | "
+            "-0.5 ± 0.4 | -2.0 ± 0.6 | -2.0 ± 0.0 |") in md
+    assert "| distillation (stage 2 of 10 epochs) | `stage2-10` − `no-kd-10` |" in md

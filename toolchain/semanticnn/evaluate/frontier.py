@@ -59,6 +59,9 @@ class Run:
     label: str
     overrides: dict = field(default_factory=dict)
     config: str = "mcu.toml"
+    lever: str | None = None    # what this run and ``versus`` differ in
+    versus: str = SHIPPED       # the run it is measured against
+    has_lever: bool = False     # True: this run has the lever and ``versus`` lacks it
 
 
 RUNS = {
@@ -66,25 +69,34 @@ RUNS = {
     "c2": Run("frontier", "2 code channels (48 B payload), stage 2 of 10 epochs",
               {"code_channels": 2, "epochs_stage2": 10}),
     "c4": Run("frontier", "4 code channels", {"code_channels": 4}),
-    "c6-l2": Run("frontier", "6 binary code channels, L = 2 (48 B payload)", {"code_channels": 6, "levels": 2}),
+    "c6-l2": Run("frontier", "6 binary code channels, L = 2 (48 B payload)", {"code_channels": 6, "levels": 2},
+                 lever="48 B as 6 binary channels instead of 2 of 3 bits (and stage 2 of 24 epochs, not 10)",
+                 versus="c2", has_lever=True),
     SHIPPED: Run("frontier", "8 code channels (shipped)", {}),
-    "natural": Run("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}),
-    "no-xai": Run("ablation", "no XAI term", {"xai_weight": 0.0}),
-    "no-stage1": Run("ablation", "no stage 1 (denoising decoder)", {"stage1": False}),
-    "frozen-tail": Run("ablation", "tail frozen, as in the paper", {"train_tail": False}),
-    "no-kd": Run("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0}),
-    "shallow-encoder": Run("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0}),
-    "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}),
-    "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10}),
+    "natural": Run("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}, lever="Gray mapping"),
+    "no-xai": Run("ablation", "no XAI term", {"xai_weight": 0.0}, lever="XAI term"),
+    "no-stage1": Run("ablation", "no stage 1 (denoising decoder)", {"stage1": False}, lever="stage 1"),
+    "frozen-tail": Run("ablation", "tail frozen, as in the paper", {"train_tail": False}, lever="tail fine-tuning"),
+    "no-kd": Run("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0}, lever="distillation"),
+    "shallow-encoder": Run("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0},
+                           lever="two-layer device encoder"),
+    "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}, lever="stage 2 of 24 epochs, not 4"),
+    "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10},
+                     lever="stage 2 of 24 epochs, not 10"),
     "no-kd-10": Run("ablation", "no distillation, stage 2 of 10 epochs (compare with stage2-10)",
-                    {"kd_weight": 0.0, "epochs_stage2": 10}),
+                    {"kd_weight": 0.0, "epochs_stage2": 10}, lever="distillation (stage 2 of 10 epochs)",
+                    versus="stage2-10"),
     "posterior-refine": Run("ablation", "decoder also sees each symbol's posterior given the BER, "
-                            "and 2 residual blocks at 8x8", {"posterior_input": True, "refine_blocks": 2}),
-    "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0}),
-    "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}),
+                            "and 2 residual blocks at 8x8", {"posterior_input": True, "refine_blocks": 2},
+                            lever="decoder posterior input and 2 refine blocks", has_lever=True),
+    "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
+                         lever="told-BER jitter in training"),
+    "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}, lever="erasures in training"),
     "no-levers": Run("ablation", "none of the issue-9 levers (the previous shipped model)",
                      {"encoder_hidden": 0, "kd_weight": 0.0, "epochs_stage2": 4, "ber_jitter": 0.0,
-                      "erasure_max": 0.0}),
+                      "erasure_max": 0.0},
+                     lever="the issue-9 levers together (deeper encoder, distillation, BER jitter, erasures, "
+                           "stage 2 of 24 epochs, not 4)"),
 }
 
 
@@ -148,12 +160,18 @@ def _selected(only):
     return [n for n in RUNS if n in only or n == SHIPPED]
 
 
+def _run_fields(name):
+    """What ``RUNS`` says of run ``name``, as a summary row holds it (fresh even on a kept row)."""
+    run = RUNS[name]
+    return {"kind": run.kind, "label": run.label, "overrides": run.overrides, "config": run.config,
+            "lever": run.lever, "versus": run.versus, "has_lever": run.has_lever}
+
+
 def _row(name, report, train_log, drift):
     rows = {m["name"]: m for m in report["methods"]}
-    split, run = rows["split"], RUNS[name]
+    split = rows["split"]
     sizes = {k: split[k] for k in ("payload_bytes", "packets", "air_bytes", "compression", "air_compression")}
-    return {"name": name, "kind": run.kind, "label": run.label, "overrides": run.overrides, "config": run.config,
-            **sizes, "accuracy": split["accuracy"], "std": split["std"],
+    return {"name": name, **_run_fields(name), **sizes, "accuracy": split["accuracy"], "std": split["std"],
             "robustness": {m: {"label": rows[m]["label"], "loss": rows[m]["loss"], "loss_std": rows[m]["loss_std"]}
                            for m in ROBUSTNESS if m in rows},
             "stale": drift, "train_seconds": train_log.get("train_seconds"),
@@ -195,7 +213,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             drifts[name] = []
         kept = _reusable(previous, name, folder, base, shipped)
         if kept is not None:
-            rows[name] = {**kept, "label": RUNS[name].label, "stale": drifts[name]}
+            rows[name] = {**kept, **_run_fields(name), "stale": drifts[name]}
             log(f"{name}: same checkpoints and settings as in accuracy.json, row kept")
             continue
         if name == SHIPPED:
@@ -211,7 +229,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
         if name not in rows and name in previous and (folder / "train_log.json").is_file():
             kept = _reusable(previous, name, folder, base, shipped)
             if kept is not None:
-                rows[name] = {**kept, "label": RUNS[name].label, "stale": _drift(name, runs_root)}
+                rows[name] = {**kept, **_run_fields(name), "stale": _drift(name, runs_root)}
     rows = [rows[n] for n in RUNS if n in rows]
     summary = {**_summary(rows, shipped), "requested_samples": samples, "provenance": provenance(base=base)}
     log("shipped model under Gilbert-Elliott bursts")
