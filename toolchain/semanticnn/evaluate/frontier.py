@@ -92,6 +92,7 @@ RUNS = {
     "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
                          lever="told-BER jitter in training"),
     "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0}, lever="erasures in training"),
+    "repro": Run("ablation", "the shipped configuration trained again, uninterrupted (reproduction)", {}),
     "no-levers": Run("ablation", "none of the issue-9 levers (the previous shipped model)",
                      {"encoder_hidden": 0, "kd_weight": 0.0, "epochs_stage2": 4, "ber_jitter": 0.0,
                       "erasure_max": 0.0},
