@@ -188,6 +188,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     """
     from semanticnn.atomic_file import write_atomic
     from semanticnn.evaluate.frontier_report import frontier_markdown, frontier_png
+    from semanticnn.evaluate.frontier_reuse import kept_or_evaluated, kept_row, last_summary, settings_of
     from semanticnn.evaluate.report import report_paths
 
     names = _selected(only)
@@ -197,12 +198,12 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
         name = next(n for n in names if n in stale)
         raise _not_ready(name, drifts[name], runs_root)
     base = ROOT / "models" / "base.pt"
-    last = {} if reevaluate else _last_summary(Path(out) / "accuracy.json")
+    last = {} if reevaluate else last_summary(Path(out) / "accuracy.json")
     reuse = bool(last) and last.get("requested_samples", "unknown") == samples
     previous = {row["name"]: row for row in last.get("runs", []) if "settings" in row} if reuse else {}
 
     def report_of(folder, channel, methods, paths, packet_loss=PACKET_LOSS, title=None):
-        return _report(folder, base, channel, methods, paths, reuse, title,
+        return kept_or_evaluated(folder, base, channel, methods, paths, reuse, title,
                        samples=samples, packet_loss=packet_loss, threads=threads, log=log)
 
     rows, shipped = {}, None
@@ -212,7 +213,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             log(f"training run {name} into {folder}")
             train_run(name, runs_root, threads, log)
             drifts[name] = []
-        kept = _reusable(previous, name, folder, base, shipped)
+        kept = kept_row(previous, name, folder, base, shipped)
         if kept is not None:
             rows[name] = {**kept, **_run_fields(name), "stale": drifts[name]}
             log(f"{name}: same checkpoints and settings as in accuracy.json, row kept")
@@ -222,13 +223,13 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
         else:
             report = report_of(folder, "iid", ("split", *ROBUSTNESS), None)
         rows[name] = _row(name, report, json.loads((folder / "train_log.json").read_text()), drifts[name])
-        rows[name]["settings"] = _settings(report)
+        rows[name]["settings"] = settings_of(report)
         accuracy = rows[name]["accuracy"]
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, accuracy, strict=True)))
     for name in RUNS:  # runs not asked for keep their rows while those still hold
         folder = run_dir(name, runs_root)
         if name not in rows and name in previous and (folder / "train_log.json").is_file():
-            kept = _reusable(previous, name, folder, base, shipped)
+            kept = kept_row(previous, name, folder, base, shipped)
             if kept is not None:
                 rows[name] = {**kept, **_run_fields(name), "stale": _drift(name, runs_root)}
     rows = [rows[n] for n in RUNS if n in rows]
@@ -242,68 +243,6 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     for name, blob in blobs.items():
         write_atomic(Path(out) / name, blob)
     return summary
-
-
-def _settings(report):
-    """What a split row's numbers depend on besides the checkpoints."""
-    return {"bers": list(BERS), "channel": "iid", "packet_loss": PACKET_LOSS,
-            **{k: report[k] for k in ("samples", "seeds", "mtu", "header_bytes")}}
-
-
-def _last_summary(path):
-    """The last ``accuracy.json`` ({} when there is none or it is of another format)."""
-    try:
-        summary = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-    if summary.get("format") != "semanticnn-frontier" or summary.get("version") != 2:
-        return {}
-    return summary
-
-
-def _report(folder, base, channel, methods, paths, reuse, title=None, **options):
-    """The eval report of ``folder``'s checkpoints over ``channel``.
-
-    With ``reuse``, the report already at ``paths["json"]`` is kept when it was made from the
-    same checkpoints with the same BERs, packet loss and methods; otherwise the checkpoints
-    are evaluated (``evaluate_files(**options)``) and, with ``paths``, the report written there.
-    """
-    from semanticnn.evaluate.cli import evaluate_files
-    from semanticnn.evaluate.report import write_report
-    from semanticnn.provenance import provenance as checkpoints_of
-
-    encoder, decoder = folder / "encoder.pt", folder / "decoder.pt"
-    if reuse and paths is not None:
-        try:
-            kept = json.loads(Path(paths["json"]).read_text())
-        except (OSError, ValueError):
-            kept = {}
-        now = checkpoints_of(encoder=encoder, decoder=decoder, base=base)["checkpoints"]
-        if (kept.get("format"), kept.get("version"), kept.get("channel")) == ("semanticnn-eval", 2, channel) \
-                and kept.get("bers") == list(BERS) and kept.get("packet_loss") == options["packet_loss"] \
-                and kept.get("provenance", {}).get("checkpoints") == now \
-                and set(methods) <= {m["name"] for m in kept.get("methods", [])}:
-            options["log"](f"{paths['json']}: same checkpoints and settings, kept")
-            return kept
-    report = evaluate_files(encoder, decoder, ",".join(map(str, BERS)), channel, options["samples"], base=base,
-                            methods=methods, packet_loss=options["packet_loss"], threads=options["threads"],
-                            log=options["log"])
-    if paths is not None:
-        write_report(report, paths, title=title)
-    return report
-
-
-def _reusable(previous, name, folder, base, shipped):
-    """The previous row of run ``name`` if its checkpoints and settings are the ones we would use now."""
-    from semanticnn.provenance import provenance as checkpoints_of
-
-    row = previous.get(name)
-    if row is None or name == SHIPPED or shipped is None:
-        return None
-    now = checkpoints_of(encoder=folder / "encoder.pt", decoder=folder / "decoder.pt", base=base)["checkpoints"]
-    if row.get("checkpoints") != now or row["settings"] != _settings(shipped):
-        return None
-    return row
 
 
 def _summary(rows, shipped):
