@@ -204,7 +204,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
 
     def report_of(folder, channel, methods, paths, packet_loss=PACKET_LOSS, title=None):
         return kept_or_evaluated(folder, base, channel, methods, paths, reuse, title,
-                       samples=samples, packet_loss=packet_loss, threads=threads, log=log)
+                                 samples=samples, packet_loss=packet_loss, threads=threads, log=log)
 
     rows, shipped = {}, None
     for name in [SHIPPED] + [n for n in names if n != SHIPPED]:  # the shipped report sets the settings
