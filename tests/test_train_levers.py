@@ -77,6 +77,37 @@ def test_deeper_encoder_has_two_k2s2_convs_and_the_same_code_shape():
     assert tuple(enc(torch.rand(1, 3, 32, 32)).indices.shape) == (1, 8, 8, 8)
 
 
+def test_context_encoder_widens_what_each_symbol_sees():
+    torch.manual_seed(0)
+    enc = SplitEncoder(encoder_config(6, 2, conv_hidden=16, context_blocks=2)).eval()
+    convs = [m for m in enc.export_module().modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.dilation, c.padding) for c in convs[3:6]] == [
+        ((3, 3), (1, 1), (1, 1)), ((3, 3), (2, 2), (2, 2)), ((1, 1), (1, 1), (0, 0))]
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    enc.gdn(enc.conv(enc.stem(x)))[0, :, 0, 0].sum().backward()
+    seen = x.grad.abs().sum(1)[0] > 0  # pixels the symbols at (0, 0) depend on
+    # dilations 1 and 2 reach 3 positions (12 pixels) on, plus the 4x4 block and the stem's border
+    assert seen[:17, :17].all() and not seen[17:, :].any() and not seen[:, 17:].any()
+    plain = SplitEncoder(encoder_config(6, 2, conv_hidden=16)).eval()
+    x.grad = None
+    plain.gdn(plain.conv(plain.stem(x)))[0, :, 0, 0].sum().backward()
+    assert (x.grad.abs().sum(1)[0] > 0).sum().item() == 5 * 5  # the 4x4 block and the stem's 3x3 border
+    assert tuple(enc(torch.rand(2, 3, 32, 32)).indices.shape) == (2, 6, 8, 8)
+
+
+def test_context_encoder_needs_a_hidden_width():
+    import pytest
+
+    from semanticnn.errors import ConfigError
+    from semanticnn.train.config import make_config
+
+    with pytest.raises(ValueError, match="context_blocks needs conv_hidden"):
+        SplitEncoder(encoder_config(6, 2, context_blocks=1))
+    with pytest.raises(ConfigError) as err:
+        make_config(None, encoder_context=2, data=__file__)
+    assert str(err.value) == "--encoder-context needs --encoder-hidden N (the context convs' width)"
+
+
 def _bayes_posterior(received, ber, levels, mapping):
     """P(sent = k | received) by Bayes over every sent symbol, uniform prior, bits flipped i.i.d."""
     from semanticnn.channel.bits import bits_per_symbol, is_gray

@@ -60,3 +60,15 @@ def test_resume_with_another_config_is_refused(folder, tmp_path):
     with pytest.raises(ConfigError) as err:
         run_training(**tiny_options(folder, tmp_path, epochs_stage2=0, levels=4), log=lambda m: None, resume=True)
     assert str(err.value) == "--resume: levels is 4 but the saved run used 8"
+
+
+def test_resume_of_a_run_saved_before_a_key_existed_takes_the_default(folder, tmp_path):
+    run_training(**tiny_options(folder, tmp_path, epochs_stage2=0), log=lambda m: None)
+    state = torch.load(tmp_path / STATE_NAME, weights_only=True)
+    del state["config"]["encoder_context"]  # as a run started before the key was added
+    torch.save(state, tmp_path / STATE_NAME)
+    run_training(**tiny_options(folder, tmp_path, epochs_stage2=0), log=lambda m: None, resume=True)
+    with pytest.raises(ConfigError) as err:
+        run_training(**tiny_options(folder, tmp_path, epochs_stage2=0, encoder_hidden=8, encoder_context=1),
+                     log=lambda m: None, resume=True)
+    assert str(err.value) == "--resume: encoder_context is 1 but the saved run used 0"

@@ -5,6 +5,11 @@ Encoder (device), for an image ``x = pixel / 255`` [B, 3, 32, 32]:
     f = stem(x)                                   split feature [B, 16, 32, 32]
     g = GDN(conv_k4s4(f))                         [B, C, 8, 8]   (end of the int8 graph)
       or GDN(conv_k2s2(relu(conv_k2s2(f))))       with ``conv_hidden`` > 0 channels between
+      or GDN(conv_1x1(ctx_n(...ctx_1(relu(conv_k2s2(relu(conv_k2s2(f))))))))
+                                                  ``context_blocks`` n > 0: ctx_i = relu(conv3x3,
+                                                  dilation 2^(i-1), SAME) at 8x8: each symbol sees
+                                                  2^n - 1 positions each way, not its 4x4 pixels
+                                                  (n = 3: the whole image)
     p = PReLU(g)                                  per-channel slope a_c
     y = p / sqrt(mean(p^2))                       power norm over each sample's tensor
     y_hat, idx = SoftQuantizer(y)                 L sorted centres, idx in 0..L-1
@@ -36,23 +41,43 @@ from semanticnn.model.quantizer import SoftQuantizer
 
 __all__ = [
     "SplitEncoder", "SplitDecoder", "EncoderOut", "encoder_config", "decoder_config",
-    "fold_bn", "power_normalize", "UNKNOWN_BER", "codeword_distances", "symbol_posterior",
+    "fold_bn", "power_normalize", "code_convs", "UNKNOWN_BER", "codeword_distances", "symbol_posterior",
 ]
 
 UNKNOWN_BER = 1e-2  # the estimate a receiver tells the decoder when it knows nothing of its link
 
 
 def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8",
-                   conv_hidden=0):
+                   conv_hidden=0, context_blocks=0):
     """Return the encoder config dict (keys fixed by docs/design.md).
 
     ``conv_hidden`` 0 is the paper's single conv k4 s4; N > 0 is two k2 s2 convs with N
     channels and a ReLU between them (same 4x4 footprint, a deeper device encoder).
+    ``context_blocks`` (needs ``conv_hidden``): that many 3x3 convs of ``conv_hidden``
+    channels at 8x8, dilations 1, 2, 4, ..., then a 1x1 conv to the code. A checkpoint
+    without the key has none.
     """
     return {
         "backbone": backbone, "input_shape": [3, 32, 32], "stem_channels": stem_channels,
         "code_channels": code_channels, "levels": levels, "mapping": mapping, "conv_hidden": conv_hidden,
+        "context_blocks": context_blocks,
     }
+
+
+def code_convs(stem_channels, code_channels, conv_hidden=0, context_blocks=0):
+    """The device's convs from the split feature to the code, before the GDN (8x8 out)."""
+    s, c, h = stem_channels, code_channels, conv_hidden
+    if not h:
+        if context_blocks:
+            raise ValueError("context_blocks needs conv_hidden > 0")
+        return nn.Conv2d(s, c, kernel_size=4, stride=4)
+    if not context_blocks:
+        return nn.Sequential(nn.Conv2d(s, h, 2, stride=2), nn.ReLU(), nn.Conv2d(h, c, 2, stride=2))
+    layers = [nn.Conv2d(s, h, 2, stride=2), nn.ReLU(), nn.Conv2d(h, h, 2, stride=2), nn.ReLU()]
+    for i in range(context_blocks):
+        d = 2 ** i
+        layers += [nn.Conv2d(h, h, 3, padding=d, dilation=d), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Conv2d(h, c, 1))
 
 
 def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
@@ -132,12 +157,7 @@ class SplitEncoder(nn.Module):
         self.config = dict(config)
         s, c = config["stem_channels"], config["code_channels"]
         self.stem = build_backbone(config["backbone"], s).stem
-        hidden = config.get("conv_hidden", 0)
-        if hidden:
-            self.conv = nn.Sequential(nn.Conv2d(s, hidden, 2, stride=2), nn.ReLU(),
-                                      nn.Conv2d(hidden, c, 2, stride=2))
-        else:
-            self.conv = nn.Conv2d(s, c, kernel_size=4, stride=4)
+        self.conv = code_convs(s, c, config.get("conv_hidden", 0), config.get("context_blocks", 0))
         self.gdn = GDN(c)
         self.prelu = nn.PReLU(c, init=0.25)
         self.quantizer = SoftQuantizer(config["levels"])

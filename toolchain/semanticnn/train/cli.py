@@ -25,6 +25,8 @@ _HELP = {
     "xai_weight": "Weight of the Integrated-Gradients XAI term in stage 2 (0: off).",
     "train_tail": "Fine-tune the tail on the edge in stage 2.",
     "encoder_hidden": "0: conv k4 s4 to the code (paper); N: two k2 s2 convs with N channels between.",
+    "encoder_context": "3x3 convs at 8x8 (dilations 1, 2, 4, ...) before a 1x1 conv to the code, so each "
+                       "symbol sees more of the image; needs --encoder-hidden.",
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",
     "erasure_max": "Lose packets at a rate up to this in training; the decoder gets the erasure mask.",

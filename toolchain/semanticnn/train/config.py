@@ -57,6 +57,7 @@ class TrainConfig:
     xai_samples: int = 32            # sub-batch the XAI term is computed on
     train_tail: bool = False         # fine-tune the tail in stage 2 (False = paper)
     encoder_hidden: int = 0          # 0: conv k4 s4 to the code; N: two k2 s2 convs, N channels between
+    encoder_context: int = 0         # 3x3 convs (dilations 1, 2, 4..) at 8x8 on the device; needs encoder_hidden
     kd_weight: float = 0.0           # stage 2 distillation from the unsplit logits (0 = off)
     kd_temperature: float = 4.0
     ber_jitter: float = 0.0          # decoder told BER * 2^U(-j, j): robust to a wrong estimate
@@ -160,9 +161,12 @@ def validate(config):
         raise ConfigError(f"--ber-max must be in [0, 0.5], got {config.ber_max}")
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
-    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden", "refine_blocks"):
+    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden", "encoder_context",
+                 "refine_blocks"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
+    if config.encoder_context and not config.encoder_hidden:
+        raise ConfigError("--encoder-context needs --encoder-hidden N (the context convs' width)")
     for name in ("lr_base", "lr_stage1", "lr_stage2"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")

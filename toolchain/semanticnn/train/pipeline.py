@@ -47,7 +47,7 @@ STAGES = ("base", "stage1", "stage2")
 def _build_codec(config, base, classes):
     stem = split_channels(config.backbone)
     enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
-                                      config.backbone, config.encoder_hidden))
+                                      config.backbone, config.encoder_hidden, config.encoder_context))
     enc.stem.load_state_dict(base.stem.state_dict())
     freeze_(enc.stem)
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
