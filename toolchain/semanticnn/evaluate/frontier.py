@@ -7,8 +7,9 @@ test split over the same i.i.d. bit channel at every BER, mean ± std over the c
 seeds of ``snn eval``:
 
 * frontier: code channels 1, 2, 4, 8 at 8x8 and 3 bits a symbol, i.e. 24, 48, 96
-  and 192 B of payload a frame, and 6 binary channels (48 B); the 8-channel run is the
-  shipped model in ``models/``;
+  and 192 B of payload a frame; 6 binary channels (48 B), with and without context convs
+  on the device; 24 binary channels (192 B); the 8-channel run is the shipped model in
+  ``models/``;
 * ablations, each one switch of the shipped configuration off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
   levers of issue 9 (distillation, the deeper device encoder, the longer stage 2, the
@@ -72,7 +73,15 @@ RUNS = {
     "c6-l2": Run("frontier", "6 binary code channels, L = 2 (48 B payload)", {"code_channels": 6, "levels": 2},
                  lever="48 B as 6 binary channels instead of 2 of 3 bits (and stage 2 of 24 epochs, not 10)",
                  versus="c2", has_lever=True),
+    "c6-l2-ctx3": Run("frontier", "6 binary code channels, 3 context convs on the device (48 B payload)",
+                      {"code_channels": 6, "levels": 2, "encoder_context": 3},
+                      lever="48 B: 3 context convs at 8x8 on the device (3.0 M MACs, not 1.0 M)",
+                      versus="c6-l2", has_lever=True),
     SHIPPED: Run("frontier", "8 code channels (shipped)", {}),
+    "c24-l2": Run("frontier", "24 binary code channels, L = 2, device width 24 (192 B payload)",
+                  {"code_channels": 24, "levels": 2, "encoder_hidden": 24},
+                  lever="192 B as 24 binary channels instead of 8 of 3 bits (device width 24, not 32)",
+                  has_lever=True),
     "natural": Run("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}, lever="Gray mapping"),
     "no-xai": Run("ablation", "no XAI term", {"xai_weight": 0.0}, lever="XAI term"),
     "no-stage1": Run("ablation", "no stage 1 (denoising decoder)", {"stage1": False}, lever="stage 1"),
