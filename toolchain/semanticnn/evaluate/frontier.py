@@ -30,7 +30,6 @@ under Gilbert-Elliott bursts goes to ``docs/results/burst.*``. The summary goes 
 ``docs/results/accuracy.{json,md}`` and ``docs/results/frontier.png``.
 """
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,11 +128,10 @@ def config_drift(name, train_log):
     """
     from semanticnn.train.config import TrainConfig
 
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    trained = train_log.get("config", {})
-    return [f"{key}: trained {trained.get(key, defaults[key])!r}, now {value!r}"
+    trained = TrainConfig.with_defaults(train_log.get("config", {}))
+    return [f"{key}: trained {trained[key]!r}, now {value!r}"
             for key, value in _run_config(name).run_identity().items()
-            if key not in _NOT_IDENTITY and trained.get(key, defaults[key]) != value]
+            if key not in _NOT_IDENTITY and trained[key] != value]
 
 
 def train_run(name, runs_root, threads=2, log=print):

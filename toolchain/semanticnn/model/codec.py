@@ -71,9 +71,10 @@ def code_convs(stem_channels, code_channels, conv_hidden=0, context_blocks=0):
         if context_blocks:
             raise ValueError("context_blocks needs conv_hidden > 0")
         return nn.Conv2d(s, c, kernel_size=4, stride=4)
+    layers = [nn.Conv2d(s, h, 2, stride=2), nn.ReLU()]
     if not context_blocks:
-        return nn.Sequential(nn.Conv2d(s, h, 2, stride=2), nn.ReLU(), nn.Conv2d(h, c, 2, stride=2))
-    layers = [nn.Conv2d(s, h, 2, stride=2), nn.ReLU(), nn.Conv2d(h, h, 2, stride=2), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Conv2d(h, c, 2, stride=2))
+    layers += [nn.Conv2d(h, h, 2, stride=2), nn.ReLU()]
     for i in range(context_blocks):
         d = 2 ** i
         layers += [nn.Conv2d(h, h, 3, padding=d, dilation=d), nn.ReLU()]

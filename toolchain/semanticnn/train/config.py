@@ -74,6 +74,14 @@ class TrainConfig:
         skip = {"out", "device", "threads"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
+    @classmethod
+    def with_defaults(cls, saved_identity):
+        """A ``run_identity`` a run saved, with every key it lacks at its default.
+
+        A key added since the run started was not a choice yet: the run had the default.
+        """
+        return {**cls().run_identity(), **saved_identity}
+
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 

@@ -12,7 +12,6 @@ Written through a temp file + ``os.replace`` (never half-written) and read with
 ``torch.load(weights_only=True)``.
 """
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -79,10 +78,8 @@ def load_state(out, config):
         raise CheckpointError(f"{path} is not a readable torch checkpoint (delete it and start again)") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path} is not a {STATE_FORMAT} v{VERSION} file (delete it and start again)")
-    # a key the saved run lacks was not a choice yet when it started: it had the default
     now = config.run_identity()
-    defaults = {f.name: f.default for f in dataclasses.fields(config) if f.name in now}
-    saved = {**defaults, **state["config"]}
+    saved = type(config).with_defaults(state["config"])
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
     if diff:
         k = diff[0]
