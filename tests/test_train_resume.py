@@ -51,8 +51,11 @@ def test_resume_after_epoch_1_equals_uninterrupted(folder, tmp_path, stop_at):
     with pytest.raises(Interrupt):
         run_training(**tiny_options(folder, tmp_path / "cut", **opts), log=log)
     assert (tmp_path / "cut" / STATE_NAME).is_file()
-    run_training(**tiny_options(folder, tmp_path / "cut", **opts), log=lambda m: None, resume=True)
-    _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"))
+    (tmp_path / "cut").rename(tmp_path / "moved")  # as when a run started elsewhere ends here
+    record = run_training(**tiny_options(folder, tmp_path / "moved", **opts), log=lambda m: None, resume=True)
+    _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "moved"))
+    assert record["out"] == str(tmp_path / "moved")
+    assert [row["device"] for row in record["stage2_history"]] == ["cpu", "cpu"]
 
 
 def test_resume_with_another_config_is_refused(folder, tmp_path):

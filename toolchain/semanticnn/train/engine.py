@@ -262,7 +262,7 @@ def run_stage(run, data, batch_size, link, gen, ctx, start_epoch=0, after_epoch=
         t0 = time.time()
         loss = run_epoch(run, data, batch_size, link, gen, ctx,
                          progress if ctx.is_main else None)
-        row = {"epoch": epoch + 1, "loss": loss, "seconds": time.time() - t0}
+        row = {"epoch": epoch + 1, "loss": loss, "seconds": time.time() - t0, "device": ctx.device.type}
         history.append(row)
         if after_epoch:
             after_epoch(epoch + 1, row)

@@ -145,14 +145,14 @@ class _Run:
 
         def after_epoch(done, row):
             check_finite(name, done, row["loss"], named)
+            self.record.setdefault(f"{name}_history", []).append(row)  # saved with the state, so a resume keeps it
             if ctx.is_main:
                 save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
             ctx.barrier()
 
         link = engine.TrainLink(cfg.ber_max, cfg.ber_jitter, cfg.erasure_max)
-        history = engine.run_stage(run, self.dataset.train, cfg.batch_size, link, self.gen, ctx,
-                                   start, after_epoch, self.progress, self.log)
-        self.record.setdefault(f"{name}_history", []).extend(history)
+        engine.run_stage(run, self.dataset.train, cfg.batch_size, link, self.gen, ctx,
+                         start, after_epoch, self.progress, self.log)
 
 
 def _base_model(run):
@@ -199,7 +199,7 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     run = _Run(config, ctx, dataset, out, gen, progress if ctx.is_main else None, quiet)
     if resume:
         run.resume_from = _resume_state(out, config)
-        run.record.update(run.resume_from[2]["record"])
+        run.record.update({**run.resume_from[2]["record"], "out": str(out)})  # the folder may have moved
     quiet(f"data: {run.record['n_train']} train, {run.record['n_test']} test ({time.time() - t_start:.1f}s)")
     with (run.progress if run.progress is not None else nullcontext()):
         base = _base_model(run)
