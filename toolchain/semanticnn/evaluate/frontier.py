@@ -91,6 +91,12 @@ RUNS = {
     "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}, lever="stage 2 of 24 epochs, not 4"),
     "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10},
                      lever="stage 2 of 24 epochs, not 10"),
+    "stage2-48": Run("ablation", "stage 2 of 48 epochs, not 24", {"epochs_stage2": 48},
+                     lever="stage 2 of 48 epochs, not 24", has_lever=True),
+    "repro-48": Run("ablation", "stage 2 of 48 epochs trained again, uninterrupted on 2 CPU cores "
+                    "(reproduction of stage2-48)", {"epochs_stage2": 48}),
+    "hidden-128": Run("ablation", "edge decoder 128 channels wide, not 64", {"hidden": 128},
+                      lever="edge decoder 128 channels wide, not 64", has_lever=True),
     "no-kd-10": Run("ablation", "no distillation, stage 2 of 10 epochs (compare with stage2-10)",
                     {"kd_weight": 0.0, "epochs_stage2": 10}, lever="distillation (stage 2 of 10 epochs)",
                     versus="stage2-10"),
