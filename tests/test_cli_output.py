@@ -121,12 +121,20 @@ def test_eval_progress_counts_every_image():
 
 def test_every_command_takes_version_verbose_and_quiet():
     from semanticnn.bench.cli import bench_cmd
-    from semanticnn.cli import _register, snn
+    from semanticnn.cli import COMMANDS, snn
     from semanticnn.export.cli import export_cmd
 
-    _register()
     commands = {"snn": snn, "snn-export": export_cmd, "snn-bench": bench_cmd,
-                **{f"snn {name}": command for name, command in snn.commands.items()}}
+                **{f"snn {name}": snn.get_command(None, name) for name in COMMANDS}}
     for name, command in commands.items():
         flags = {opt for param in command.params for opt in param.opts}
         assert {"--version", "-v", "--verbose", "-q", "--quiet"} <= flags, name
+
+
+def test_snn_train_does_not_import_the_exporter():
+    """A training machine needs neither the converter nor the TFLite-Micro interpreter."""
+    code = ("import sys; from semanticnn.cli import main\n"
+            "try:\n    main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('tflite_micro', 'semanticnn.export'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"

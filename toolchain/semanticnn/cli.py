@@ -5,6 +5,7 @@ their options (``semanticnn.<stage>.cli``). Every ``SnnError`` becomes one line 
 stderr and exit code 2.
 """
 
+import importlib
 import sys
 
 import click
@@ -16,26 +17,36 @@ from semanticnn.errors import SnnError
 __all__ = ["main", "export_main", "bench_main", "snn"]
 
 
-@click.group()
+# name -> (module, attribute). A command's module is imported only when that command runs
+# (or for --help), so `snn train` needs neither the converter nor the TFLite-Micro
+# interpreter, and `snn --version` starts fast.
+COMMANDS = {
+    "train": ("semanticnn.train.cli", "train_cmd"),
+    "export": ("semanticnn.export.cli", "export_cmd"),
+    "export-decoder": ("semanticnn.export.decoder_cli", "export_decoder_cmd"),
+    "serve": ("semanticnn.edge.cli", "serve_cmd"),
+    "bench": ("semanticnn.bench.cli", "bench_cmd"),
+    "eval": ("semanticnn.evaluate.cli", "eval_cmd"),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands come from ``COMMANDS``, imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=_LazyGroup)
 @toolchain_options
 def snn():
     """SemanticNN toolchain: train, export, bench and evaluate split models."""
-
-
-def _register():
-    from semanticnn.bench.cli import bench_cmd
-    from semanticnn.edge.cli import serve_cmd
-    from semanticnn.evaluate.cli import eval_cmd
-    from semanticnn.export.cli import export_cmd
-    from semanticnn.export.decoder_cli import export_decoder_cmd
-    from semanticnn.train.cli import train_cmd
-
-    snn.add_command(train_cmd, "train")
-    snn.add_command(export_cmd, "export")
-    snn.add_command(export_decoder_cmd, "export-decoder")
-    snn.add_command(serve_cmd, "serve")
-    snn.add_command(bench_cmd, "bench")
-    snn.add_command(eval_cmd, "eval")
 
 
 def _run(command, args=None):
@@ -58,7 +69,6 @@ def _run(command, args=None):
 
 def main(args=None):
     """Entry point of ``snn``."""
-    _register()
     _run(snn, args)
 
 
