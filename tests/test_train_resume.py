@@ -1,5 +1,7 @@
 """Seeded runs repeat exactly; a run resumed from its per-epoch state ends with the same weights."""
 
+import time
+
 import pytest
 import torch
 
@@ -52,7 +54,10 @@ def test_resume_after_epoch_1_equals_uninterrupted(folder, tmp_path, stop_at):
         run_training(**tiny_options(folder, tmp_path / "cut", **opts), log=log)
     assert (tmp_path / "cut" / STATE_NAME).is_file()
     (tmp_path / "cut").rename(tmp_path / "moved")  # as when a run started elsewhere ends here
+    first_leg = torch.load(tmp_path / "moved" / STATE_NAME, weights_only=True)["record"]["train_seconds"]
+    t0 = time.time()
     record = run_training(**tiny_options(folder, tmp_path / "moved", **opts), log=lambda m: None, resume=True)
+    assert first_leg < record["train_seconds"] < first_leg + time.time() - t0  # both legs, counted once
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "moved"))
     assert record["out"] == str(tmp_path / "moved")
     assert [row["device"] for row in record["stage2_history"]] == ["cpu", "cpu"]

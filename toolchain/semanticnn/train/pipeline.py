@@ -119,12 +119,17 @@ def _save_codec(out, encoder, decoder, metadata):
 class _Run:
     """Per-run state shared by the stages: config, context, data, out folder, record."""
 
-    def __init__(self, config, ctx, dataset, out, gen, progress, log):
+    def __init__(self, config, ctx, dataset, out, gen, progress, log, t_start):
         self.config, self.ctx, self.dataset, self.out = config, ctx, dataset, out
         self.gen, self.progress, self.log = gen, progress, log
         self.record = {"config": config.run_identity(), "out": str(out), "dataset": dataset.name,
                        "n_train": len(dataset.train[0]), "n_test": len(dataset.test[0])}
         self.resume_from = None  # (stage, epoch, state) when resuming
+        self.t_start, self.seconds_before = t_start, 0.0  # seconds_before: earlier legs of a resumed run
+
+    def clock(self):
+        """Set ``record["train_seconds"]``: this leg's wall time plus the earlier legs'."""
+        self.record["train_seconds"] = self.seconds_before + time.time() - self.t_start
 
     def stage(self, name, modules, module_names):
         """Run stage ``name`` to its end, resuming inside it if the saved state says so."""
@@ -146,6 +151,7 @@ class _Run:
         def after_epoch(done, row):
             check_finite(name, done, row["loss"], named)
             self.record.setdefault(f"{name}_history", []).append(row)  # saved with the state, so a resume keeps it
+            self.clock()
             if ctx.is_main:
                 save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
             ctx.barrier()
@@ -196,10 +202,11 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     t_start = time.time()
     dataset = load_dataset(config.dataset, config.data, config.limit, config.seed)
     quiet = log if ctx.is_main else (lambda m: None)
-    run = _Run(config, ctx, dataset, out, gen, progress if ctx.is_main else None, quiet)
+    run = _Run(config, ctx, dataset, out, gen, progress if ctx.is_main else None, quiet, t_start)
     if resume:
         run.resume_from = _resume_state(out, config)
         run.record.update({**run.resume_from[2]["record"], "out": str(out)})  # the folder may have moved
+        run.seconds_before = run.record.get("train_seconds", 0.0)
     quiet(f"data: {run.record['n_train']} train, {run.record['n_test']} test ({time.time() - t_start:.1f}s)")
     with (run.progress if run.progress is not None else nullcontext()):
         base = _base_model(run)
@@ -225,7 +232,7 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
     run.record["split_acc"] = run.record["stage2_split_acc"]
     run.record["centres"] = enc.cpu().centres().tolist()
     run.record["prelu_slopes"] = enc.prelu_slopes().tolist()
-    run.record["train_seconds"] = run.record.get("train_seconds", 0.0) + time.time() - t_start
+    run.clock()
     if ctx.is_main:
         log_json = {**run.record, "provenance": provenance(base=config.base)}
         write_atomic(out / "train_log.json", json.dumps(log_json, indent=2, allow_nan=False))
