@@ -247,3 +247,44 @@ def test_lever_table_subtracts_the_run_without_the_lever_from_the_run_with_it():
     assert ("| decoder posterior input and 2 refine blocks | `posterior-refine` − `c8` | -1.0 ± 0.0 | -1.0 ± 0.0 | "
             "-0.5 ± 0.4 | -2.0 ± 0.6 | -2.0 ± 0.0 |") in md
     assert "| distillation (stage 2 of 10 epochs) | `stage2-10` − `no-kd-10` |" in md
+
+
+def test_a_renamed_run_keeps_the_row_of_its_checkpoints(fake_root, monkeypatch):
+    """The old shipped model kept under a new name costs no evaluation."""
+    import semanticnn.evaluate.cli as evaluate_cli
+    import semanticnn.evaluate.frontier as frontier
+    import semanticnn.evaluate.report as report
+
+    calls = []
+
+    def evaluate(encoder, decoder, bers, channel, samples, **kw):
+        calls.append(encoder.parent.name)
+        return _fake_report(encoder, decoder, bers, channel, samples, **kw)
+
+    def write(rep, paths, title=None):
+        paths["json"].parent.mkdir(parents=True, exist_ok=True)
+        burst = "burst" in paths["json"].name
+        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": 2, "bers": list(BERS),
+                                             "channel": "burst" if burst else "iid",
+                                             "packet_loss": 0.0 if burst else 0.1}))
+
+    monkeypatch.setattr(evaluate_cli, "evaluate_files", evaluate)
+    monkeypatch.setattr(report, "write_report", write)
+    monkeypatch.setitem(frontier.RUNS, "c2-again", frontier.Run("ablation", "c2 under another name",
+                                                               RUNS["c2"].overrides, lever="a name"))
+    (fake_root / "models").mkdir()
+    (fake_root / "models" / "base.pt").write_bytes(b"base")
+    for name, folder in ((SHIPPED, fake_root / "models"), ("c2", fake_root / "runs" / "c2")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "encoder.pt").write_bytes(b"e" * 70)
+        (folder / "decoder.pt").write_bytes(name.encode())
+        (folder / "train_log.json").write_text(json.dumps({"config": _run_config(name).run_identity()}))
+    out = fake_root / "out"
+    run_frontier(fake_root / "runs", out, only=["c2"])
+    (fake_root / "runs" / "c2").rename(fake_root / "runs" / "c2-again")
+    calls.clear()
+    summary = run_frontier(fake_root / "runs", out, only=["c2-again"])
+    assert calls == []
+    row = next(r for r in summary["runs"] if r["name"] == "c2-again")
+    assert (row["label"], row["lever"], row["accuracy"]) == ("c2 under another name", "a name", [0.7] * 5)
+    assert "c2" not in [r["name"] for r in summary["runs"]]

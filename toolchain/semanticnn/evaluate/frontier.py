@@ -177,7 +177,7 @@ def _selected(only):
 def _run_fields(name):
     """What ``RUNS`` says of run ``name``, as a summary row holds it (fresh even on a kept row)."""
     run = RUNS[name]
-    return {"kind": run.kind, "label": run.label, "overrides": run.overrides, "config": run.config,
+    return {"name": name, "kind": run.kind, "label": run.label, "overrides": run.overrides, "config": run.config,
             "lever": run.lever, "versus": run.versus, "has_lever": run.has_lever}
 
 
@@ -185,7 +185,7 @@ def _row(name, report, train_log, drift):
     rows = {m["name"]: m for m in report["methods"]}
     split = rows["split"]
     sizes = {k: split[k] for k in ("payload_bytes", "packets", "air_bytes", "compression", "air_compression")}
-    return {"name": name, **_run_fields(name), **sizes, "accuracy": split["accuracy"], "std": split["std"],
+    return {**_run_fields(name), **sizes, "accuracy": split["accuracy"], "std": split["std"],
             "robustness": {m: {"label": rows[m]["label"], "loss": rows[m]["loss"], "loss_std": rows[m]["loss_std"]}
                            for m in ROBUSTNESS if m in rows},
             "stale": drift, "train_seconds": train_log.get("train_seconds"),
@@ -241,7 +241,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
         log(f"{name}: " + ", ".join(f"{b:g}: {100 * a:.1f}" for b, a in zip(BERS, accuracy, strict=True)))
     for name in RUNS:  # runs not asked for keep their rows while those still hold
         folder = run_dir(name, runs_root)
-        if name not in rows and name in previous and (folder / "train_log.json").is_file():
+        if name not in rows and (folder / "train_log.json").is_file():
             kept = kept_row(previous, name, folder, base, shipped)
             if kept is not None:
                 rows[name] = {**kept, **_run_fields(name), "stale": _drift(name, runs_root)}

@@ -67,10 +67,16 @@ def kept_or_evaluated(folder, base, channel, methods, paths, reuse, title=None, 
 
 
 def kept_row(previous, name, folder, base, shipped):
-    """The previous row of run ``name`` if its checkpoints and settings are the ones we would use now."""
-    row = previous.get(name)
-    if row is None or name == SHIPPED or shipped is None:
+    """A previous row made from ``folder``'s checkpoints with the settings we would use now.
+
+    Run ``name``'s own row first, then any other row of the same checkpoints, so that a
+    run renamed in ``RUNS`` (the old shipped model kept under a new name, say) keeps its
+    numbers. The caller puts this run's name, label and lever over the row's.
+    """
+    if name == SHIPPED or shipped is None:
         return None
-    if row.get("checkpoints") != _checkpoints(folder, base) or row["settings"] != settings_of(shipped):
-        return None
-    return row
+    checkpoints, settings = _checkpoints(folder, base), settings_of(shipped)
+    candidates = [previous[name]] if name in previous else []
+    candidates += [row for other, row in previous.items() if other != name]
+    return next((row for row in candidates
+                 if row.get("checkpoints") == checkpoints and row["settings"] == settings), None)
