@@ -253,8 +253,7 @@ def run_epoch(run, data, batch_size, link, gen, ctx, progress=None):
 
 def run_stage(run, data, batch_size, link, gen, ctx, start_epoch=0, after_epoch=None,
               progress=None, log=print):
-    """Epochs ``start_epoch..run.epochs-1``; ``after_epoch(epoch_done, history_row)`` checkpoints."""
-    history = []
+    """Epochs ``start_epoch..run.epochs-1``; ``after_epoch(epoch_done, history_row)`` records and checkpoints."""
     for epoch in range(start_epoch, run.epochs):
         if run.on_epoch:
             run.on_epoch(epoch)
@@ -263,9 +262,7 @@ def run_stage(run, data, batch_size, link, gen, ctx, start_epoch=0, after_epoch=
         loss = run_epoch(run, data, batch_size, link, gen, ctx,
                          progress if ctx.is_main else None)
         row = {"epoch": epoch + 1, "loss": loss, "seconds": time.time() - t0, "device": ctx.device.type}
-        history.append(row)
         if after_epoch:
             after_epoch(epoch + 1, row)
         if ctx.is_main:
             log(f"{run.name} epoch {epoch + 1}/{run.epochs} loss {loss:.4f} ({row['seconds']:.1f}s)")
-    return history
