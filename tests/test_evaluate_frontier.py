@@ -9,6 +9,7 @@ import pytest
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.frontier import (
     BERS,
+    REPRO,
     ROBUSTNESS,
     RUNS,
     SHIPPED,
@@ -80,7 +81,7 @@ def test_targets_are_measured_on_the_shipped_and_48_byte_runs():
 
 def test_the_reproduction_target_ignores_ber_1e_1_and_fails_past_one_point():
     rows = _rows()
-    repro = next(r for r in rows if r["name"] == "repro")
+    repro = next(r for r in rows if r["name"] == REPRO)
     repro["accuracy"] = [0.795, 0.80, 0.79, 0.751, 0.60]
     target = {t["target"]: t for t in _summary(rows, SHIPPED_REPORT)["targets"]}[
         "a second run of the shipped config within 1 point of it at BER <= 5e-2 (points)"]
@@ -122,7 +123,7 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
 
 def test_frontier_payloads_span_24_to_192_bytes():
     payloads = sorted(_payload(r) for r in RUNS.values() if r.kind == "frontier")
-    assert payloads == [24, 48, 48, 48, 96, 192, 192]
+    assert payloads == [24, 48, 48, 48, 96, 192, 192, 192]
     assert RUNS[SHIPPED].overrides == {} and len(BERS) == 5
 
 
@@ -236,15 +237,15 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
 
 def test_lever_table_subtracts_the_run_without_the_lever_from_the_run_with_it():
     rows = _rows()
-    acc = {"c8": [0.80, 0.80, 0.78, 0.70, 0.50], "stage2-10": [0.78, 0.78, 0.77, 0.67, 0.46],
+    acc = {"stage2-24": [0.80, 0.80, 0.78, 0.70, 0.50], "stage2-10": [0.78, 0.78, 0.77, 0.67, 0.46],
            "posterior-refine": [0.79, 0.79, 0.775, 0.68, 0.48]}
     for row in rows:
         row["accuracy"] = acc.get(row["name"], row["accuracy"])
         row["std"] = [0.0, 0.0, 0.003, 0.004, 0.0] if row["name"] in acc else row["std"]
     md = frontier_markdown(_summary(rows, SHIPPED_REPORT))
-    assert ("| stage 2 of 24 epochs, not 10 | `c8` − `stage2-10` | 2.0 ± 0.0 | 2.0 ± 0.0 | 1.0 ± 0.4 | 3.0 ± 0.6 | "
+    assert ("| stage 2 of 24 epochs, not 10 | `stage2-24` − `stage2-10` | 2.0 ± 0.0 | 2.0 ± 0.0 | 1.0 ± 0.4 | 3.0 ± 0.6 | "
             "4.0 ± 0.0 |") in md
-    assert ("| decoder posterior input and 2 refine blocks | `posterior-refine` − `c8` | -1.0 ± 0.0 | -1.0 ± 0.0 | "
+    assert ("| decoder posterior input and 2 refine blocks | `posterior-refine` − `stage2-24` | -1.0 ± 0.0 | -1.0 ± 0.0 | "
             "-0.5 ± 0.4 | -2.0 ± 0.6 | -2.0 ± 0.0 |") in md
     assert "| distillation (stage 2 of 10 epochs) | `stage2-10` − `no-kd-10` |" in md
 
