@@ -39,7 +39,8 @@ import click
 from semanticnn.errors import ConfigError
 from semanticnn.provenance import provenance
 
-__all__ = ["Run", "RUNS", "SHIPPED", "REPRO", "BERS", "PACKET_LOSS", "ROBUSTNESS", "config_drift", "run_frontier", "main"]
+__all__ = ["Run", "RUNS", "SHIPPED", "REPRO", "BERS", "PACKET_LOSS", "ROBUSTNESS", "config_drift", "run_frontier",
+           "main"]
 
 ROOT = Path(__file__).resolve().parents[3]
 BERS = (0.0, 1e-3, 1e-2, 5e-2, 1e-1)
