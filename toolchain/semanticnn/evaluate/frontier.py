@@ -69,6 +69,15 @@ S24 = {"epochs_stage2": 24}  # the schedule of the leave-one-out runs, the shipp
 REFERENCE = "stage2-24"     # the 24-epoch run that the leave-one-out runs are measured against
 REPRO = "stage2-48"         # the shipped configuration trained again: the reproduction target
 
+
+def _on_24(kind, label, overrides, lever, has_lever=False):
+    """A run on the 24-epoch schedule, measured against ``stage2-24``.
+
+    It lacks one switch of the shipped config (a leave-one-out run), or adds one lever (``has_lever``).
+    """
+    return Run(kind, label, {**overrides, **S24}, lever=lever, versus=REFERENCE, has_lever=has_lever)
+
+
 RUNS = {
     "c1": Run("frontier", "1 code channel", {"code_channels": 1, **S24}),
     "c2": Run("frontier", "2 code channels (48 B payload), stage 2 of 10 epochs",
@@ -83,41 +92,35 @@ RUNS = {
                       lever="48 B: 3 context convs at 8x8 on the device (3.0 M MACs, not 1.0 M)",
                       versus="c6-l2", has_lever=True),
     SHIPPED: Run("frontier", "8 code channels (shipped)", {}),
-    "c24-l2": Run("frontier", "24 binary code channels, L = 2, device width 24 (192 B payload)",
-                  {"code_channels": 24, "levels": 2, "encoder_hidden": 24, **S24},
-                  lever="192 B as 24 binary channels instead of 8 of 3 bits (device width 24, not 32)",
-                  versus=REFERENCE, has_lever=True),
-    "c12-l4": Run("frontier", "12 code channels, L = 4 (192 B payload)", {"code_channels": 12, "levels": 4, **S24},
-                  lever="192 B as 12 channels of 2 bits instead of 8 of 3 bits", versus=REFERENCE, has_lever=True),
+    "c24-l2": _on_24("frontier", "24 binary code channels, L = 2, device width 24 (192 B payload)",
+                     {"code_channels": 24, "levels": 2, "encoder_hidden": 24},
+                     "192 B as 24 binary channels instead of 8 of 3 bits (device width 24, not 32)", has_lever=True),
+    "c12-l4": _on_24("frontier", "12 code channels, L = 4 (192 B payload)", {"code_channels": 12, "levels": 4},
+                     "192 B as 12 channels of 2 bits instead of 8 of 3 bits", has_lever=True),
     "stage2-24": Run("ablation", "stage 2 of 24 epochs (the model shipped in stops 7 to 10)", S24,
                      lever="stage 2 of 48 epochs, not 24"),
-    "natural": Run("ablation", "natural binary mapping instead of Gray", {"mapping": "natural", **S24},
-                   lever="Gray mapping", versus=REFERENCE),
-    "no-xai": Run("ablation", "no XAI term", {"xai_weight": 0.0, **S24}, lever="XAI term", versus=REFERENCE),
-    "no-stage1": Run("ablation", "no stage 1 (denoising decoder)", {"stage1": False, **S24}, lever="stage 1",
-                     versus=REFERENCE),
-    "frozen-tail": Run("ablation", "tail frozen, as in the paper", {"train_tail": False, **S24},
-                       lever="tail fine-tuning", versus=REFERENCE),
-    "no-kd": Run("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0, **S24},
-                 lever="distillation", versus=REFERENCE),
-    "shallow-encoder": Run("ablation", "one conv k4 s4 device encoder, as in the paper",
-                           {"encoder_hidden": 0, **S24}, lever="two-layer device encoder", versus=REFERENCE),
+    "natural": _on_24("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}, "Gray mapping"),
+    "no-xai": _on_24("ablation", "no XAI term", {"xai_weight": 0.0}, "XAI term"),
+    "no-stage1": _on_24("ablation", "no stage 1 (denoising decoder)", {"stage1": False}, "stage 1"),
+    "frozen-tail": _on_24("ablation", "tail frozen, as in the paper", {"train_tail": False}, "tail fine-tuning"),
+    "no-kd": _on_24("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0}, "distillation"),
+    "shallow-encoder": _on_24("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0},
+                              "two-layer device encoder"),
     "short-stage2": Run("ablation", "stage 2 of 4 epochs", {"epochs_stage2": 4}, lever="stage 2 of 24 epochs, not 4",
                         versus=REFERENCE),
     "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {"epochs_stage2": 10},
                      lever="stage 2 of 24 epochs, not 10", versus=REFERENCE),
-    "hidden-128": Run("ablation", "edge decoder 128 channels wide, not 64", {"hidden": 128, **S24},
-                      lever="edge decoder 128 channels wide, not 64", versus=REFERENCE, has_lever=True),
+    "hidden-128": _on_24("ablation", "edge decoder 128 channels wide, not 64", {"hidden": 128},
+                         "edge decoder 128 channels wide, not 64", has_lever=True),
     "no-kd-10": Run("ablation", "no distillation, stage 2 of 10 epochs (compare with stage2-10)",
                     {"kd_weight": 0.0, "epochs_stage2": 10}, lever="distillation (stage 2 of 10 epochs)",
                     versus="stage2-10"),
-    "posterior-refine": Run("ablation", "decoder also sees each symbol's posterior given the BER, "
-                            "and 2 residual blocks at 8x8", {"posterior_input": True, "refine_blocks": 2, **S24},
-                            lever="decoder posterior input and 2 refine blocks", versus=REFERENCE, has_lever=True),
-    "no-ber-jitter": Run("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0, **S24},
-                         lever="told-BER jitter in training", versus=REFERENCE),
-    "no-erasures": Run("ablation", "no packets lost in training", {"erasure_max": 0.0, **S24},
-                       lever="erasures in training", versus=REFERENCE),
+    "posterior-refine": _on_24("ablation", "decoder also sees each symbol's posterior given the BER, "
+                               "and 2 residual blocks at 8x8", {"posterior_input": True, "refine_blocks": 2},
+                               "decoder posterior input and 2 refine blocks", has_lever=True),
+    "no-ber-jitter": _on_24("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
+                            "told-BER jitter in training"),
+    "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
     REPRO: Run("ablation", "the shipped configuration trained again (reproduction): 36 epochs of stage 2 on a GPU, "
                "the rest on 2 CPU cores after --resume", {}),
     "repro": Run("ablation", "the 24-epoch configuration trained again, uninterrupted (reproduction of stage2-24)",
