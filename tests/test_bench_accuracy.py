@@ -33,18 +33,25 @@ def test_every_board_packet_is_bit_exact_and_every_row_has_every_ber(report, exp
 
 
 def test_snn_eval_meets_the_same_packets_and_errors_as_the_receiver(report):
-    """Same images, seeds, headers and bit errors: the float model agrees in PyTorch and onnxruntime."""
+    """Same images, seeds, headers and bit errors: the float model agrees in PyTorch and onnxruntime.
+
+    Exactly without bit errors. At BER 1e-1 a header Golay cannot decode is rescued to the
+    ids either side of the newest: ``snn eval`` sends every image as frame 0, the board
+    frame ``i``, and the receiver has no newest id for its first packet, so a rescue can
+    go another way: one image a seed here.
+    """
     rows = {r["name"]: r["per_seed"] for r in report["rows"]}
-    assert rows["float_packets"] == rows["float_eval"]
+    assert rows["float_packets"][0] == rows["float_eval"][0] == [rows["float_eval"][0][0]] * 2
+    gaps = [abs(a - b) * N for a, b in zip(rows["float_packets"][1], rows["float_eval"][1], strict=True)]
+    assert max(gaps) == pytest.approx(1.0)  # images
 
 
 def test_errors_lose_packets_and_the_receiver_counts_them(report):
     clean, noisy = report["receiver"]
     assert clean["lost_packets"] == 0 and clean["frames_complete"] == 2 * N
-    assert clean["sent"] == noisy["sent"] == 2 * N * 5 and clean["header_lost"] == 0
-    assert noisy["packets"] + noisy["header_lost"] == noisy["sent"]
-    assert noisy["header_lost"] > 0 and noisy["header_corrected"] > 0
-    assert noisy["bad_header"] == 0  # undecodable headers are dropped on the link, before the receiver
+    assert clean["sent"] == noisy["sent"] == 2 * N * 5 and clean["bad_header"] == clean["header_rescued"] == 0
+    assert noisy["packets"] == noisy["sent"]  # every packet reaches the receiver, its header as it arrived
+    assert noisy["header_rescued"] > 0 and noisy["header_corrected"] > 0
 
 
 def test_accuracy_needs_test_images(monkeypatch, tmp_path):

@@ -59,14 +59,16 @@ def test_transmit_clean_channel_is_identity():
     assert transmit(pkts, IIDChannel(0.0), 0, erasure_rate=1.0) == [None, None, None, None]
 
 
-def test_transmit_drops_packets_whose_header_does_not_decode():
+def test_transmit_hands_on_a_header_golay_cannot_decode_and_the_receiver_rescues_it():
     pkts = packetize(bytes(100), 1, mtu=51)  # 51 + 51 + 16 bytes
     header_bits = [8 * 51 + 24 + b for b in range(4)]  # four bits of packet 1's word 1: detected, not corrected
     payload_bit = 8 * (2 * 51 + HEADER_BYTES)  # first payload bit of packet 2
     out = transmit(pkts, FlipAt(*header_bits, payload_bit), 0)
     assert out[0] == pkts[0]
-    assert out[1] is None
+    assert out[1] == pkts[1][:3] + bytes([pkts[1][3] ^ 0xF0]) + pkts[1][4:]
     assert out[2] == pkts[2][:HEADER_BYTES] + bytes([0x80]) + pkts[2][HEADER_BYTES + 1 :]
+    assert reassemble(out, 100, mtu=51, frame_id=1).missing == ()
+    assert reassemble(out, 100, mtu=51, frame_id=5).missing == (0, 1, 2)
 
 
 def test_transmit_keeps_a_packet_with_three_errors_in_each_header_word_for_the_receiver_to_correct():

@@ -198,6 +198,22 @@ def miscorrected(packet, near):
     raise AssertionError(f"no id in {near} is at distance 8")
 
 
+def test_a_header_golay_cannot_decode_is_rescued_to_the_device_s_newest_frame_or_dropped():
+    asm = assembler()
+    send_frames(asm, [7])
+    packets = frame_packets(SYMBOLS[2], 8, MANIFEST)
+    first = flip_word(packets[0], 0, 0b1111)  # 4 errors in the frame id word: detected, not corrected
+    released = [asm.add("dev", first, now=0.0)] + [asm.add("dev", p, now=0.0) for p in packets[1:]]
+    frame = released[-1]
+    assert (frame.frame_id, frame.missing, frame.fragments[0]) == (8, 0, packets[0])  # its clean header back
+    c = asm.counters
+    assert (c.header_rescued, c.bad_header, c.header_corrected, c.frames_complete) == (1, 0, 0, 2)
+    assert asm.add("new", first, now=0.0) is None  # a device's first packet: no newest id to rescue it to
+    zeros = bytes(6) + packets[1][6:]  # frame 0, fragment 0 of 1: no expected frame id word within 7 bits of 0
+    assert asm.add("dev", zeros, now=0.0) is None
+    assert (c.header_rescued, c.bad_header, c.out_of_range) == (1, 1, 1)
+
+
 def send_frames(asm, frame_ids, symbols=0, device="dev", now=0.0, keep=range(5)):
     """Every kept packet of ``frame_ids`` (symbols ``SYMBOLS[symbols]``); returns the frames released."""
     out = [asm.add(device, frame_packets(SYMBOLS[symbols], f, MANIFEST)[i], now=now) for f in frame_ids for i in keep]

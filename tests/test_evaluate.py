@@ -133,7 +133,7 @@ def test_writes_a_valid_png_and_markdown_and_no_temp_files(evaluated):
             "BER 0 | BER 0.01 | BER 0.1 |") in md
     assert "| raw split feature, int8 symmetric | 16384 | 18574 (365 packets) | 4.0x | 3.5x | " in md
     assert "| split SQ codec, decoder told the true BER | 32 | 38 (1 packet) | 2048.0x | 1724.6x | " in md
-    assert "A header decodes with probability 100.0% at 0.01, 61.7% at 0.1." in md
+    assert "reach the decoder as erasures: 0.00% at 0.01, " in md
     assert "mean ± std over 3 channel seeds (0, 1, 2)" in md
     assert "![accuracy vs BER](accuracy_vs_ber.png)" in md
 

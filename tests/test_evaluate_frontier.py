@@ -21,6 +21,7 @@ from semanticnn.evaluate.frontier import (
     run_frontier,
 )
 from semanticnn.evaluate.frontier_report import frontier_markdown, frontier_png
+from semanticnn.evaluate.sweep import EVAL_VERSION
 from semanticnn.train.config import TrainConfig
 
 ACC = [0.80, 0.80, 0.79, 0.76, 0.70]
@@ -53,7 +54,8 @@ def _rows():
     return rows
 
 
-SHIPPED_REPORT = {"samples": 100, "feature_bytes": 65536, "seeds": [0, 1, 2], "mtu": 51, "header_bytes": 6, "methods": [
+SHIPPED_REPORT = {"version": EVAL_VERSION, "samples": 100, "feature_bytes": 65536, "seeds": [0, 1, 2], "mtu": 51,
+                  "header_bytes": 6, "methods": [
     _method("unsplit", "full model", None, [0.81] * 5),
     _method("split", "codec", 192, ACC),
     _method("raw-uint8", "raw uint8", 16384, [0.81, 0.80, 0.75, 0.50, 0.30]),
@@ -195,8 +197,9 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
 
     def write(rep, paths, title=None):
         paths["json"].parent.mkdir(parents=True, exist_ok=True)
-        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": 2, "channel": channel_of[
-            paths["json"].name], "bers": list(BERS), "packet_loss": 0.0 if "burst" in paths["json"].name else 0.1}))
+        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": EVAL_VERSION,
+                                             "channel": channel_of[paths["json"].name], "bers": list(BERS),
+                                             "packet_loss": 0.0 if "burst" in paths["json"].name else 0.1}))
 
     channel_of = {"eval.json": "iid", "burst.json": "burst"}
     monkeypatch.setattr(evaluate_cli, "evaluate_files", evaluate)
@@ -265,8 +268,8 @@ def test_a_renamed_run_keeps_the_row_of_its_checkpoints(fake_root, monkeypatch):
     def write(rep, paths, title=None):
         paths["json"].parent.mkdir(parents=True, exist_ok=True)
         burst = "burst" in paths["json"].name
-        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": 2, "bers": list(BERS),
-                                             "channel": "burst" if burst else "iid",
+        paths["json"].write_text(json.dumps({**rep, "format": "semanticnn-eval", "version": EVAL_VERSION,
+                                             "bers": list(BERS), "channel": "burst" if burst else "iid",
                                              "packet_loss": 0.0 if burst else 0.1}))
 
     monkeypatch.setattr(evaluate_cli, "evaluate_files", evaluate)

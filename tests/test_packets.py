@@ -10,12 +10,15 @@ from semanticnn.channel.packets import (
     DEFAULT_MTU,
     HEADER_BYTES,
     MAX_PACKETS,
+    RESCUE_WORD_BITS,
     Header,
     decode_header,
     encode_header,
+    expected_ids,
     packet_count,
     packetize,
     reassemble,
+    rescue_header,
 )
 from semanticnn.errors import ConfigError, ProtocolError
 
@@ -108,7 +111,7 @@ def test_a_short_packet_is_rejected():
 def test_reassemble_marks_missing_fragments():
     data = bytes(np.random.default_rng(0).integers(0, 256, 130, dtype=np.uint8))
     pkts = packetize(data, 9, mtu=51)
-    beyond = flip(pkts[2], 0b1111, 1)  # four errors in word 1: packet dropped
+    beyond = flip(pkts[2], 0xFF, 1)  # eight errors in word 1: neither decoded nor rescued, packet dropped
     out = reassemble([pkts[0], None, beyond], len(data), mtu=51)
     assert out.missing == (1, 2)
     assert out.data[:45] == data[:45]
@@ -154,3 +157,44 @@ def test_payload_bit_errors_pass_through():
     flipped = pkts[0][:HEADER_BYTES] + bytes([0x80]) + pkts[0][HEADER_BYTES + 1 :]
     out = reassemble([flipped], 10, mtu=51)
     assert out.missing == () and out.data[0] == 0x80
+
+
+def bits_off(packet, word, n, start=0):
+    """``packet`` with ``n`` bits flipped in header word ``word``, from bit ``start`` (LSB first) up."""
+    return flip(packet, sum(1 << b for b in range(start, start + n)), word)
+
+
+def test_rescue_takes_the_expected_header_nearest_to_a_header_golay_cannot_decode():
+    pkts = packetize(bytes(130), 77, mtu=51)  # fragments of 45, 45 and 40 bytes
+    bad = bits_off(bits_off(pkts[1], 0, 4), 1, 2)  # 4 errors in word 0: detected, not corrected
+    with pytest.raises(ProtocolError):
+        decode_header(bad)
+    assert rescue_header(bad, expected_ids(77), 130, 51) == (Header(77, 1, 3), 6)
+    assert rescue_header(bad, [4095, 0, 1], 130, 51) is None  # its frame is not expected
+    last = bits_off(pkts[2], 0, 4)
+    assert rescue_header(last, [77], 130, 51) == (Header(77, 2, 3), 4)  # only fragment 2 is 46 bytes long
+    assert expected_ids(0) == (4095, 0, 1) and expected_ids(4096 + 5) == (4, 5, 6)
+
+
+def test_rescue_needs_every_word_within_its_bound_and_one_nearest_header():
+    pkts = packetize(bytes(130), 9, mtu=51)
+    edge = bits_off(pkts[0], 0, RESCUE_WORD_BITS)
+    assert rescue_header(edge, [9], 130, 51) == (Header(9, 0, 3), RESCUE_WORD_BITS)
+    assert rescue_header(bits_off(pkts[0], 0, RESCUE_WORD_BITS + 1), [9], 130, 51) is None
+    a, b = (int.from_bytes(encode_header(9, f, 3)[3:], "big") for f in (0, 1))
+    differ = [bit for bit in range(24) if (a ^ b) >> bit & 1]
+    halfway = flip(pkts[0], sum(1 << bit for bit in differ[: len(differ) // 2]), 1)
+    assert len(differ) // 2 <= RESCUE_WORD_BITS and len(differ) % 2 == 0
+    assert rescue_header(halfway, [9], 130, 51) is None  # as near fragment 1 as fragment 0
+    assert rescue_header(pkts[0][:5], [9], 130, 51) is None
+
+
+def test_reassemble_rescues_a_header_beyond_golay_to_its_frame_or_files_it_elsewhere():
+    data = bytes(range(130))
+    pkts = packetize(data, 4095, mtu=51)
+    bad = bits_off(pkts[1], 1, 5)  # word 1: five errors, miscorrected or detected
+    assert reassemble([pkts[0], bad, pkts[2]], len(data), mtu=51, frame_id=4095).data == data
+    assert reassemble([pkts[0], bad, pkts[2]], len(data), mtu=51).missing == ()  # the ids of the other packets
+    assert reassemble([bad], len(data), mtu=51).missing == (0, 1, 2)  # no id to expect
+    nxt = bits_off(packetize(data, 0, mtu=51)[1], 0, 4)
+    assert reassemble([pkts[0], nxt, pkts[2]], len(data), mtu=51, frame_id=4095).missing == (1,)  # frame 0's

@@ -3,12 +3,12 @@
 ``transmit`` sends a list of packets as one bit stream (packet after packet,
 headers included, so a Gilbert-Elliott burst can straddle two packets), then
 loses whole packets at ``erasure_rate``. Header bits are flipped like any other
-bits, and a packet whose header then does not decode (a Golay word with more than
-3 bit errors, ``packets.decode_header``) is dropped (None), exactly as the receiver
-would: its fragment index cannot be trusted, so the fragment cannot be placed.
-Payload errors pass through to the decoder (docs/design.md). This makes the
-packet-loss rate grow with BER, as on a real link, instead of pretending headers
-are error-free.
+bits; the receiver (``packets.reassemble``, ``edge.FrameAssembler``) drops a packet
+whose header it can neither decode nor rescue, exactly as a real receiver would:
+its fragment index cannot be trusted, so the fragment cannot be placed. Payload
+errors pass through to the decoder (docs/design.md). This makes the packet-loss
+rate grow with BER, as on a real link, instead of pretending headers are
+error-free.
 
 ``symbols_through_channel`` is the whole path:
 symbols -> code words -> packed bitstream -> (packets at ``mtu``) -> channel ->
@@ -22,8 +22,8 @@ import numpy as np
 from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, pack_bits, to_codewords, unpack_bits
 from semanticnn.channel.erasure import erasure_mask, received_symbols
 from semanticnn.channel.models import make_generator
-from semanticnn.channel.packets import decode_header, packetize, reassemble
-from semanticnn.errors import ConfigError, ProtocolError
+from semanticnn.channel.packets import packetize, reassemble
+from semanticnn.errors import ConfigError
 
 __all__ = ["Received", "transmit", "symbols_through_channel"]
 
@@ -39,16 +39,8 @@ class Received(NamedTuple):
     erased: np.ndarray
 
 
-def _header_ok(packet: bytes) -> bool:
-    try:
-        decode_header(packet)
-    except ProtocolError:
-        return False
-    return True
-
-
 def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
-    """Packets after ``channel`` and erasures: bytes, or None if lost or its header does not decode.
+    """Packets after ``channel`` and erasures: bytes (headers as they arrived), or None if lost.
 
     ``seed`` is an int or a ``torch.Generator``; bit errors are drawn first, then
     erasures, from the same generator.
@@ -61,7 +53,7 @@ def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
     out = []
     for i, gone in enumerate(lost):
         packet = noisy[bounds[i] : bounds[i + 1]]
-        out.append(None if gone or not _header_ok(packet) else packet)
+        out.append(None if gone else packet)
     return out
 
 
@@ -71,8 +63,8 @@ def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, e
     Without ``mtu`` the packed bitstream alone goes through ``channel`` (nothing
     is erased); with it, the stream is cut into packets of ``mtu`` bytes
     (frame id 0), sent with ``transmit`` and reassembled as frame 0 (a packet whose
-    header decodes to another frame id is lost, as a receiver files it elsewhere). Returns ``Received``
-    with both arrays shaped like ``symbols``.
+    header names another frame id, or is rescued to one, is lost, as a receiver files
+    it elsewhere). Returns ``Received`` with both arrays shaped like ``symbols``.
     """
     s = np.asarray(symbols, dtype=np.int64)
     k = bits_per_symbol(levels)

@@ -4,12 +4,17 @@ A frame is keyed by ``(device, frame id)``. It is ready when all of its ``count`
 fragments are in, or ``timeout_s`` after its first packet arrived. Every packet is
 checked before it is kept; a bad one is counted and dropped, never raised:
 
-* ``bad_header``: a Golay word of the header has more than 3 bit errors, or the
-  fragment index is not below the count (``channel.packets.decode_header``), or the
-  packet is shorter than a header; ``header_corrected`` counts the packets kept after
-  their header had bit errors corrected;
+* ``bad_header``: the header does not decode (a Golay word with more than 3 bit
+  errors, a fragment index not below the count: ``channel.packets.decode_header``; a
+  packet shorter than a header) and is not rescued; ``header_corrected`` counts the
+  packets kept after their header had bit errors corrected;
+* ``header_rescued``: packets kept although their header did not decode or did not
+  fit (not a ``channel.packets.trusted_header``): ``channel.packets.rescue_header``
+  found the header nearest to theirs among those the device's packets are expected to
+  carry (``expected_ids``: its newest frame id, the next and the previous, each
+  fragment of the packet's length);
 * ``out_of_range``: the fragment count is not the model's, or the packet's length is
-  not what that fragment carries at this mtu;
+  not what that fragment carries at this mtu, and no expected header rescued it;
 * ``duplicate``: the fragment is already in (also after its frame was released);
 * ``late``: a fragment of a frame already released without it (it stays lost);
 * ``unknown_device``: the device is not in ``devices`` (when a registry is given);
@@ -43,29 +48,21 @@ from dataclasses import dataclass, field
 
 from semanticnn.channel.packets import (
     FRAME_ID_MODULO,
+    FRAME_ID_WINDOW,
     HEADER_BYTES,
     decode_header,
     encode_header,
+    expected_ids,
     fits_frame,
     packet_count,
+    rescue_header,
+    trusted_header,
 )
 from semanticnn.errors import ProtocolError
 
 __all__ = ["Counters", "Frame", "FrameAssembler", "DONE_MEMORY", "FRAME_ID_WINDOW", "MAX_GAP_FRAMES"]
 
 DONE_MEMORY = 64  # frame ids a device remembers as released, to tell a late duplicate from a new frame
-
-FRAME_ID_WINDOW = 8
-"""How far ahead of (or behind) a device's newest frame id a new id may open a frame unconfirmed.
-
-A device sends one frame at a time (its packets are on air before the next frame's; the
-serve tests and ``edge.loadtest`` publish the same way), so the next id is the newest
-plus 1, unless whole frames were lost: at 5% packet loss all 5 packets of a frame are
-lost with p = 3e-7, so even 2 in a row need an outage; behind, a frame overtaken by the
-next one (packets reordered by the broker) is 1 back. A miscorrected header's id is
-about uniform over 4096 values: 8 lets 7 whole lost frames through and admits a
-miscorrected id with p = 16/4096 (a gap it opens is taken back as the real frames arrive).
-"""
 
 DUPLICATE_BIT_ERRORS = 0.25
 """Share of bits a packet of a released (frame id, fragment) may differ in and still be its duplicate.
@@ -90,6 +87,7 @@ class Counters:
     packets: int = 0
     bad_header: int = 0
     header_corrected: int = 0
+    header_rescued: int = 0
     out_of_range: int = 0
     duplicate: int = 0
     late: int = 0
@@ -199,15 +197,25 @@ class FrameAssembler:
             c.unknown_device += 1
             return None
         packet = bytes(packet)
-        try:
-            head, corrected = decode_header(packet)
-        except ProtocolError:
-            c.bad_header += 1
-            return None
-        if not fits_frame(head, packet, self.payload_bytes, self.mtu):
-            c.out_of_range += 1
-            return None
-        c.header_corrected += corrected > 0
+        log = self._logs.get(device)
+        newest = None if log is None else log.newest
+        trusted = trusted_header(packet, self.payload_bytes, self.mtu)
+        rescued = False
+        if trusted is None and newest is not None:
+            trusted = rescue_header(packet, expected_ids(newest), self.payload_bytes, self.mtu)
+            rescued = trusted is not None
+        if trusted is None:
+            try:  # no rescue: held as tentative if it decodes and fits, else counted and dropped
+                trusted = decode_header(packet)
+            except ProtocolError:
+                c.bad_header += 1
+                return None
+            if not fits_frame(trusted[0], packet, self.payload_bytes, self.mtu):
+                c.out_of_range += 1
+                return None
+        head, corrected = trusted
+        c.header_rescued += rescued
+        c.header_corrected += bool(corrected) and not rescued
         if corrected:
             packet = encode_header(head.frame_id, head.fragment, head.count) + packet[HEADER_BYTES:]
         return head, packet

@@ -92,8 +92,8 @@ def frontier_markdown(summary, plot=None):
         f"{summary['feature_bytes']} B; the unsplit model scores {_pct(summary['unsplit_accuracy'])}. On air: "
         f"the payload in packets of at most {summary['mtu']} B, each with a {summary['header_bytes']}-byte header "
         "(two extended Golay(24, 12) words). The split rows send these packets, headers included, through the "
-        "channel; a packet whose header does not decode reaches the decoder as erasures. The raw rows send "
-        "payload bits only.", "",
+        "channel; a packet whose header the receiver can neither decode nor rescue (`channel.packets.rescue_header`) "
+        "reaches the decoder as erasures. The raw rows send payload bits only.", "",
         "## Targets (shipped model)", "",
         "| target | measured | met |", "|---|---:|:---:|",
     ]

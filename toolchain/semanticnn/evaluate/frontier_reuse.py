@@ -1,8 +1,8 @@
 """Which frontier results still hold: rows and reports kept when their checkpoints and settings match.
 
 A run's row in the last ``accuracy.json`` is kept when the sha256 of its encoder,
-decoder and base and the evaluation settings (BERs, channel, packet loss, samples,
-seeds, MTU, header) are those of this run; the shipped report (``models/eval.json``) and
+decoder and base and the evaluation settings (report version, BERs, channel, packet
+loss, samples, seeds, MTU, header) are those of this run; the shipped report (``models/eval.json``) and
 the burst report are kept the same way. Everything else is evaluated again.
 """
 
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from semanticnn.evaluate.frontier import BERS, PACKET_LOSS, SHIPPED
+from semanticnn.evaluate.sweep import EVAL_VERSION
 from semanticnn.provenance import provenance
 
 __all__ = ["settings_of", "last_summary", "kept_or_evaluated", "kept_row"]
@@ -23,7 +24,7 @@ def _checkpoints(folder, base):
 def settings_of(report):
     """What a split row's numbers depend on besides the checkpoints."""
     return {"bers": list(BERS), "channel": "iid", "packet_loss": PACKET_LOSS,
-            **{k: report[k] for k in ("samples", "seeds", "mtu", "header_bytes")}}
+            **{k: report[k] for k in ("version", "samples", "seeds", "mtu", "header_bytes")}}
 
 
 def last_summary(path):
@@ -52,7 +53,8 @@ def kept_or_evaluated(folder, base, channel, methods, paths, reuse, title=None, 
             kept = json.loads(Path(paths["json"]).read_text())
         except (OSError, ValueError):
             kept = {}
-        if (kept.get("format"), kept.get("version"), kept.get("channel")) == ("semanticnn-eval", 2, channel) \
+        if (kept.get("format"), kept.get("version"), kept.get("channel")) == ("semanticnn-eval", EVAL_VERSION,
+                                                                              channel) \
                 and kept.get("bers") == list(BERS) and kept.get("packet_loss") == options["packet_loss"] \
                 and kept.get("provenance", {}).get("checkpoints") == _checkpoints(folder, base) \
                 and set(methods) <= {m["name"] for m in kept.get("methods", [])}:

@@ -13,13 +13,11 @@ channels go through ``channel.link.symbols_through_channel``. ``send_symbols`` s
 payload bits only (the raw baselines' 16384 bytes would need more than 64 packets at
 any LoRa MTU). ``send_packets`` sends the split code as the firmware does: real
 packets, headers included, through ``channel.link.transmit`` and the receiver's
-``reassemble``, so a packet whose header does not decode is lost and its symbols come
-back erased; it draws the same errors as ``snn-bench --accuracy`` for the same seed,
-key and image. ``header_intact`` is the probability that a header decodes on an i.i.d.
-channel, and ``lost_symbols`` erases whole packets of the split code at a given rate.
+``reassemble``, so a packet whose header is neither decoded nor rescued is lost and its
+symbols come back erased; it draws the same errors as ``snn-bench --accuracy`` for the same seed,
+key and image. ``lost_symbols`` erases whole packets of the split code at a given rate.
 """
 
-import math
 import zlib
 
 import numpy as np
@@ -27,13 +25,12 @@ import torch
 
 from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, payload_bytes, to_codewords
 from semanticnn.channel.erasure import erasure_mask, symbol_packets
-from semanticnn.channel.golay import CORRECTABLE, WORD_BITS
 from semanticnn.channel.link import symbols_through_channel
 from semanticnn.channel.models import CHANNELS, make_channel, make_generator
-from semanticnn.channel.packets import HEADER_BYTES, WORD_BYTES, packet_count
+from semanticnn.channel.packets import packet_count
 
 __all__ = ["known_channels", "check_channel", "send_symbols", "send_packets", "frame_seed", "stream_key",
-           "iid_flip_positions", "flip_codewords", "lost_symbols", "header_intact"]
+           "iid_flip_positions", "flip_codewords", "lost_symbols"]
 
 
 def known_channels():
@@ -141,14 +138,3 @@ def lost_symbols(n_frames, n_symbols, k, mtu, rate, seed, key=(), start=0):
         lost = erasure_mask(count, rate, frame_seed(seed, *key, start + i))
         out[i] = lost[first] | lost[last]
     return out
-
-
-def header_intact(ber):
-    """Probability that a packet header decodes after an i.i.d. channel at ``ber``.
-
-    Each of its ``HEADER_BYTES / WORD_BYTES`` Golay words must have at most 3 of its
-    24 bits flipped: ``(sum_{j<=3} C(24, j) p^j (1 - p)^(24 - j)) ^ 2``.
-    """
-    p = float(ber)
-    word = sum(math.comb(WORD_BITS, j) * p ** j * (1.0 - p) ** (WORD_BITS - j) for j in range(CORRECTABLE + 1))
-    return word ** (HEADER_BYTES // WORD_BYTES)

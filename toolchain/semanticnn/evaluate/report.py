@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from semanticnn.atomic_file import write_atomic
+from semanticnn.channel.packets import RESCUE_WORD_BITS
 
 __all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report",
            "ber_text", "pm", "x_positions"]
@@ -68,14 +69,16 @@ def _loss_lines(report):
 
 
 def _header_note(report):
-    if not report.get("header_intact"):
+    if not report.get("split_erased"):
         return []
-    odds = ", ".join(f"{100 * p:.1f}% at {ber_text(b)}" for b, p in zip(report["bers"], report["header_intact"],
-                                                                        strict=True) if b > 0)
+    shares = ", ".join(f"{100 * e:.2f}% at {ber_text(b)}" for b, e in zip(report["bers"], report["split_erased"],
+                                                                         strict=True) if b > 0)
     return ["", f"The split rows send real packets: each {report['header_bytes']}-byte header (two extended "
-                f"Golay(24, 12) words, up to 3 bit errors corrected in each) crosses the channel with its payload, "
-                f"and the symbols of a packet whose header does not decode reach the decoder as erasures. A header "
-                f"decodes with probability {odds}. The raw rows send payload bits only."]
+                f"Golay(24, 12) words, up to 3 bit errors corrected in each) crosses the channel with its payload. "
+                f"A header beyond that is matched against the headers the receiver expects (this frame id, the next "
+                f"and the previous, each fragment of the packet's length) and kept if one is nearest and within "
+                f"{RESCUE_WORD_BITS} bits in each word; the symbols of a packet that is not reach the decoder as "
+                f"erasures: {shares} of the symbols. The raw rows send payload bits only."]
 
 
 def render_markdown(report, title=None, plot=None):

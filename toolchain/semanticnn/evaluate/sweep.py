@@ -5,8 +5,10 @@ Methods (one registry, ``METHODS``), one row of the report each:
 * ``unsplit``: ``tail(stem(x))`` with no channel, the reference line (same at every BER).
 * ``split``: encoder symbols -> packets of ``mtu`` bytes -> channel at BER ``p`` (headers
   included) -> the receiver's reassembly -> ``decoder.classify_indices(idx, p, erased)``,
-  the decoder told the true BER; the symbols of a packet whose header did not decode are
-  erased, as ``snn serve`` and ``snn-bench --accuracy`` erase them.
+  the decoder told the true BER; the symbols of a packet whose header neither decodes nor
+  is rescued (``channel.packets.reassemble``) are erased, as ``snn serve`` and
+  ``snn-bench --accuracy`` erase them. The report's ``split_erased`` is the share of the
+  split code's symbols so erased at each BER (mean over seeds).
 * ``split-est-half`` / ``split-est-double`` / ``split-est-unknown``: the same received
   symbols, the decoder told ``p / 2``, ``2 p`` or ``UNKNOWN_BER`` (a receiver that knows
   nothing of its link).
@@ -40,7 +42,7 @@ from semanticnn.channel.bits import bits_per_symbol, payload_bytes
 from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, check_packet_count, packet_count
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
-from semanticnn.evaluate.link import check_channel, header_intact, lost_symbols, send_packets, send_symbols, stream_key
+from semanticnn.evaluate.link import check_channel, lost_symbols, send_packets, send_symbols, stream_key
 from semanticnn.model.codec import UNKNOWN_BER
 from semanticnn.progress import advancer
 from semanticnn.train.tensors import batches, to_float
@@ -172,6 +174,10 @@ def _raw_payload(encoder):
     return feature_bytes(encoder) // 4
 
 
+EVAL_VERSION = 3
+"""Report version: 3 since the receiver rescues headers (``channel.packets.rescue_header``); 2 lost those packets."""
+
+
 @dataclass(frozen=True)
 class Method:
     """A row of the table.
@@ -251,15 +257,24 @@ class _Counter:
     def __init__(self, setup, methods, bers, seeds):
         self.setup, self.methods, self.bers, self.seeds = setup, methods, bers, seeds
         self.correct = {name: [[0] * len(seeds) for _ in bers] for name in methods}
+        self.erased = [[0] * len(seeds) for _ in bers]  # split symbols erased with their packets
+        self.symbols = 0  # split symbols sent a (BER, seed)
 
     @torch.no_grad()
     def add(self, batch):
         hits, erased = {}, {}
+        self.symbols += batch.indices.numel()
         for j, ber in enumerate(self.bers):
             for s, seed in enumerate(self.seeds):
                 received = {}
                 for name in self.methods:
                     self.correct[name][j][s] += self._hits(batch, METHODS[name], ber, seed, hits, received, erased)
+                if "split" in received:
+                    self.erased[j][s] += int(received["split"][1].sum())
+
+    def erased_share(self):
+        """Per BER, the mean over seeds of the share of split symbols erased with their packets."""
+        return [statistics.fmean(e / max(self.symbols, 1) for e in per_seed) for per_seed in self.erased]
 
     def _hits(self, batch, method, ber, seed, hits, received, erased):
         noise_free = method.stream is None or (ber == 0.0 and not method.lossy)
@@ -353,10 +368,10 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")
     return {
-        "format": "semanticnn-eval", "version": 2, "channel": channel, "seed": seed, "seeds": counter.seeds,
+        "format": "semanticnn-eval", "version": EVAL_VERSION, "channel": channel, "seed": seed, "seeds": counter.seeds,
         "samples": len(x), "bers": counter.bers, "feature_bytes": feature_bytes(encoder),
         "mtu": mtu, "header_bytes": HEADER_BYTES, "packet_loss": packet_loss,
-        "header_intact": [header_intact(b) for b in counter.bers] if channel == "iid" else None,
+        "split_erased": counter.erased_share() if "split" in methods else None,
         "quantizers": {k: {"signed": q.signed, "scale": q.scale, "zero_point": q.zero_point}
                        for k, q in setup.quantizers.items()},
         "methods": _method_rows(encoder, counter, len(x), mtu, packet_loss),
