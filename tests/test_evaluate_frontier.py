@@ -227,6 +227,15 @@ def test_a_run_with_the_same_checkpoints_keeps_its_row_and_a_changed_one_is_eval
     calls.clear()
     summary = run_frontier(fake_root / "runs", out, only=[SHIPPED])
     assert calls == [] and [r["name"] for r in summary["runs"]] == ["c2", SHIPPED]
+    older = json.loads((out / "accuracy.json").read_text())  # rows and report of snn eval 2 (no header rescue)
+    for row in older["runs"]:
+        del row["settings"]["version"]  # its rows did not record it
+    (out / "accuracy.json").write_text(json.dumps(older))
+    shipped_json = fake_root / "models" / "eval.json"
+    shipped_json.write_text(json.dumps({**json.loads(shipped_json.read_text()), "version": EVAL_VERSION - 1}))
+    run_frontier(fake_root / "runs", out, only=["c2"])
+    assert calls == [("models", "iid"), ("c2", "iid")]
+    calls.clear()
     (fake_root / "models" / "decoder.pt").write_bytes(b"d2")
     run_frontier(fake_root / "runs", out, only=["c2"])
     assert calls == [("models", "iid"), ("models", "burst")]
