@@ -12,9 +12,9 @@ There is no length field and no CRC: a packet's payload is the rest of the packe
 manifest. ``decode_header`` corrects up to 3 flipped bits in each word and rejects a
 packet whose word it cannot correct (4 flips are always detected) or whose fragment is
 not below its count; ``reassemble`` also drops a packet whose count or length is not the
-one its frame has. A packet whose Golay words do not decode is not lost yet:
-``rescue_header`` matches it against the few headers the receiver expects (its
-frame ids, the fragments of that length) and keeps it if one is clearly nearest.
+one its frame has. Such a packet is not lost yet: ``rescue_header`` matches its header
+against the few the receiver expects (its frame ids, the fragments of that length)
+and keeps it if one is clearly nearest.
 Payload bit errors reach the decoder untouched. Mirror of
 ``snn_packetize`` in ``toolchain/semanticnn/firmware/templates/src/sq.c``, which encodes
 with the same ``golay.PARITY_ROWS`` (printed into the generated ``snn_packet.h``).
@@ -37,7 +37,6 @@ __all__ = [
     "MAX_PACKETS",
     "FRAME_ID_MODULO",
     "DEFAULT_MTU",
-    "FRAME_ID_WINDOW",
     "RESCUE_WORD_BITS",
     "Header",
     "Reassembled",
@@ -63,18 +62,6 @@ FRAGMENT_BITS = golay.INFO_BITS // 2  # word 1 holds fragment and count - 1, 6 b
 MAX_PACKETS = 1 << FRAGMENT_BITS
 FRAME_ID_MODULO = 1 << FRAME_ID_BITS
 DEFAULT_MTU = 51  # LoRa EU868 SF12
-
-FRAME_ID_WINDOW = 8
-"""How far ahead of (or behind) a device's newest frame id a new id may open a frame unconfirmed.
-
-A device sends one frame at a time (its packets are on air before the next frame's; the
-serve tests and ``edge.loadtest`` publish the same way), so the next id is the newest
-plus 1, unless whole frames were lost: at 5% packet loss all 5 packets of a frame are
-lost with p = 3e-7, so even 2 in a row need an outage; behind, a frame overtaken by the
-next one (packets reordered by the broker) is 1 back. A miscorrected header's id is
-about uniform over 4096 values: 8 lets 7 whole lost frames through and admits a
-miscorrected id with p = 16/4096 (a gap it opens is taken back as the real frames arrive).
-"""
 
 RESCUE_WORD_BITS = 7
 """The most bits each Golay word of a rescued header may differ in from the expected header's.
@@ -198,7 +185,8 @@ def rescue_header(packet: bytes, frame_ids, n_bytes: int, mtu: int) -> tuple[Hea
     distances = [d for d, _ in scored]
     if not scored or distances.count(min(distances)) > 1:
         return None
-    return min(scored, key=lambda candidate: candidate[0])[::-1]
+    distance, head = min(scored, key=lambda candidate: candidate[0])
+    return head, distance
 
 
 def packetize(bitstream: bytes, frame_id: int, mtu: int = DEFAULT_MTU) -> list[bytes]:
