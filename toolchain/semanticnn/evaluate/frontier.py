@@ -101,8 +101,6 @@ RUNS = {
                      {"code_channels": 12, "levels": 4},
                      lever="192 B as 12 channels of 2 bits instead of 8 of 3 bits (stage 2 of 48 epochs)",
                      has_lever=True),
-    "c12-l4-48-repro": Run("frontier", "c12-l4-48 trained again, on 2 CPU cores (its reproduction)",
-                           {"code_channels": 12, "levels": 4}),
     "stage2-24": Run("ablation", "stage 2 of 24 epochs (the model shipped in stops 7 to 10)", S24,
                      lever="stage 2 of 48 epochs, not 24"),
     "natural": _on_24("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}, "Gray mapping"),
