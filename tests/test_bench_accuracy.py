@@ -38,12 +38,12 @@ def test_snn_eval_meets_the_same_packets_and_errors_as_the_receiver(report):
     Exactly without bit errors. At BER 1e-1 a header Golay cannot decode is rescued to the
     ids either side of the newest: ``snn eval`` sends every image as frame 0, the board
     frame ``i``, and the receiver has no newest id for its first packet, so a rescue can
-    go another way: one image a seed here.
+    go another way: at most one image a seed here.
     """
     rows = {r["name"]: r["per_seed"] for r in report["rows"]}
     assert rows["float_packets"][0] == rows["float_eval"][0] == [rows["float_eval"][0][0]] * 2
     gaps = [abs(a - b) * N for a, b in zip(rows["float_packets"][1], rows["float_eval"][1], strict=True)]
-    assert max(gaps) == pytest.approx(1.0)  # images
+    assert max(gaps) <= 1.0  # images
 
 
 def test_errors_lose_packets_and_the_receiver_counts_them(report):

@@ -163,8 +163,9 @@ def test_receiver_predicts_what_the_pytorch_decoder_predicts_in_batches(exported
                 rx.receive(f"dev{n % 7}", p, ber=1e-3, now=99.0)
     predictions = sorted(rx.poll(now=100.0), key=lambda p: p.frame_id * 7 + int(p.device[3:]))
     assert len(predictions) == 120 and rx.counters.lost_packets == 40
-    first, last = symbol_packets(512, 3, 51)
-    erased = np.stack([(np.isin(first, list(lost[n])) | np.isin(last, list(lost[n]))).reshape(8, 8, 8)
+    c, h, w = manifest["code_shape"]
+    first, last = symbol_packets(manifest["n_symbols"], manifest["bits_per_symbol"], manifest["mtu"])
+    erased = np.stack([(np.isin(first, list(lost[n])) | np.isin(last, list(lost[n]))).reshape(h, w, c)
                        .transpose(2, 0, 1) for n in range(120)])
     with torch.no_grad():
         logits = load_decoder(SHIPPED_DECODER).classify_indices(torch.from_numpy(indices), 1e-3,

@@ -35,8 +35,8 @@ def test_export_manifest_records_checks_and_sizes(exported_qemu):
     _, m = exported_qemu
     assert m["target"] == "qemu-m7"
     assert m["input"]["shape"] == [1, 32, 32, 3]
-    assert m["sq"]["levels"] == 8 and m["sq"]["bits_per_symbol"] == 3
-    assert m["payload_bytes"] == (m["n_symbols"] * 3 + 7) // 8
+    assert m["sq"]["levels"] == 4 and m["sq"]["bits_per_symbol"] == 2
+    assert m["n_symbols"] == 12 * 8 * 8 and m["payload_bytes"] == (m["n_symbols"] * 2 + 7) // 8 == 192
     assert m["compression_vs_float32"] == round(m["float32_split_bytes"] / m["payload_bytes"], 2)
     assert m["checks"]["litert_ref_vs_tflm"] == {"samples": 32, "bit_exact": 32}
     assert m["checks"]["generated_c_vs_tflm"] == {"samples": 32, "bit_exact": 32}

@@ -114,7 +114,7 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
     for name in RUNS:
         assert f"`{name}`" in md
     assert "| raw uint8 | 16384 | 4.0x | 81.0 ± 0.0 | 80.0 ± 0.0 | 75.0 ± 0.0 | 50.0 ± 0.0 | 30.0 ± 0.0 |" in md
-    assert ("| `c8`: 8 code channels (shipped) | 192 | 227 (5 pkt) | 341.3x | 80.0 ± 0.0 | 80.0 ± 0.1 | "
+    assert ("| `c12-l4-48`: 12 code channels, L = 4 (shipped) | 192 | 227 (5 pkt) | 341.3x | 80.0 ± 0.0 | 80.0 ± 0.1 | "
             "79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert "| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) |" in md
     assert "| told 2x, BER 0.05 |" in md and "| 10% packets lost, BER 0.01 |" in md

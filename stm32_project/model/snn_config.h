@@ -10,46 +10,46 @@
 
 #define SNN_TARGET_NAME        "stm32f7"
 
-#define SNN_OUTPUT_ZERO_POINT  (13)
-#define SNN_OUTPUT_CHANNELS    8u
-#define SNN_N_SYMBOLS          512u
-#define SNN_LEVELS             8u
-#define SNN_BITS_PER_SYMBOL    3u
+#define SNN_OUTPUT_ZERO_POINT  (0)
+#define SNN_OUTPUT_CHANNELS    12u
+#define SNN_N_SYMBOLS          768u
+#define SNN_LEVELS             4u
+#define SNN_BITS_PER_SYMBOL    2u
 #define SNN_GRAY               1
 #define SNN_SQ_STAGE           1
 
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0x82971AF6u
+#define SNN_MODEL_CRC          0xDB329DB3u
 
 #if SNN_SQ_STAGE
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
-    124,
-    125,
-    100,
+    116,
+    118,
     110,
-    111,
-    112,
-    107,
-    120,
+    118,
+    116,
+    116,
+    116,
+    114,
+    114,
+    116,
+    115,
+    114,
 };
 
 /* Decision boundaries B_j (q12) between neighbouring centres. */
 static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
-    -7922,
-    -4964,
-    -2327,
-    94,
-    2474,
-    5083,
-    8136,
+    -4173,
+    158,
+    4665,
 };
 
-_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 8u,
+_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 12u,
                "one PReLU slope per output channel");
-_Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 7u,
+_Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 3u,
                "L - 1 boundaries");
 #endif
 _Static_assert((1u << SNN_BITS_PER_SYMBOL) == SNN_LEVELS, "L = 2^k");
