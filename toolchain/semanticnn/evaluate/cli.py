@@ -15,11 +15,13 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out=None, seed=0, log=None,
-                   methods=None, base=None, progress=None, seeds=3, mtu=None, packet_loss=0.0, threads=2):
+                   methods=None, base=None, progress=None, seeds=3, mtu=None, packet_loss=0.0, threads=2,
+                   int8=None):
     """Load checkpoints and data, run the sweep, write the files to ``out``; returns the report.
 
     ``seeds`` channel seeds from ``seed``; packets of ``mtu`` bytes (default
     ``DEFAULT_MTU``), lost at ``packet_loss`` in the ``split-lost`` row; ``threads`` torch CPU threads.
+    ``int8``: the encoder's ``encoder_int8.tflite``; the split rows then send the device's symbols.
     """
     import torch
 
@@ -36,6 +38,11 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
     methods = default_methods(packet_loss) if methods is None else tuple(methods)
     check_options(methods, seeds, mtu, packet_loss)
     enc, dec = load_encoder(encoder), load_decoder(decoder)
+    device_encoder = None
+    if int8 is not None:
+        from semanticnn.evaluate.int8 import Int8Encoder
+
+        device_encoder = Int8Encoder(int8, enc)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     test = load_split(data, "test", samples, seed)
@@ -45,9 +52,11 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
         calib = torch.from_numpy(read_calibration(limit=CALIB_IMAGES)[0]).permute(0, 3, 1, 2).contiguous()
     ref = load_base(base) if base is not None else None
     report = run_eval(enc, dec, test, ber_list, channel, seed, calib, log=log, methods=methods, base=ref,
-                      progress=progress, seeds=seeds, mtu=mtu, packet_loss=packet_loss)
+                      progress=progress, seeds=seeds, mtu=mtu, packet_loss=packet_loss, int8=device_encoder)
     report.update(encoder=str(encoder), decoder=str(decoder), base=None if base is None else str(base),
                   provenance=provenance(encoder=encoder, decoder=decoder, base=base))
+    if device_encoder is not None:
+        report.update(int8={"file": str(int8), "sha256": device_encoder.sha256})
     if out is not None:
         write_report(report, report_paths(out))
     return report
@@ -79,7 +88,11 @@ def evaluate_files(encoder, decoder, bers, channel, samples=None, data=None, out
 @click.option("--base", type=_FILE, default=None,
               help="base.pt of the unsplit model: its tail runs the unsplit and raw rows (needed when the "
                    "decoder fine-tuned its tail).")
-def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, mtu, packet_loss, threads, base):
+@click.option("--int8", type=_FILE, default=None,
+              help="encoder_int8.tflite that `snn export` wrote for this encoder: the split rows send the symbols "
+                   "the device computes (int8 graph, then the firmware's SQ stage), not the float encoder's.")
+def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, mtu, packet_loss, threads, base,
+             int8):
     """Accuracy vs BER of the split model and its baselines over a bit-level channel."""
     import contextlib
 
@@ -92,7 +105,7 @@ def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, m
     with progress or contextlib.nullcontext():
         report = evaluate_files(encoder, decoder, bers, channel, samples, data, out, seed, base=base,
                                 log=None if progress else lambda m: click.echo(m, err=True), progress=progress,
-                                seeds=seeds, mtu=mtu, packet_loss=packet_loss, threads=threads)
+                                seeds=seeds, mtu=mtu, packet_loss=packet_loss, threads=threads, int8=int8)
     console = Console()
     if not console.is_terminal:  # a pipe or a log file: do not cut the table to 80 columns
         console = Console(width=_TABLE_WIDTH)

@@ -94,6 +94,10 @@ def render_markdown(report, title=None, plot=None):
         f"split feature ({report['feature_bytes']} bytes) over the payload; on-air ratio: the same over the bytes "
         "on air.", "",
     ]
+    if report.get("int8"):
+        lines += [f"The split rows send the device's symbols: the int8 graph `{report['int8']['file']}` (sha256 "
+                  f"{report['int8']['sha256'][:12]}) under the tflite_micro reference kernels, then the firmware's "
+                  "SQ stage; the float encoder runs the raw rows.", ""]
     lines += _table(_header(report), [_cells(row) for row in report["methods"]])
     lines += _loss_lines(report) + _header_note(report)
     lines += ["", "Raw baselines: per-tensor scale fixed by min/max calibration on training images."]

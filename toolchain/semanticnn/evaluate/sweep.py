@@ -338,7 +338,7 @@ def _fast(module):
 @torch.no_grad()
 def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=None,
              batch_size=1000, log=None, methods=None, base=None, progress=None, seeds=3, mtu=DEFAULT_MTU,
-             packet_loss=0.0):
+             packet_loss=0.0, int8=None):
     """Accuracy of every method of ``methods`` (default: ``default_methods``) at every BER.
 
     ``data`` is ``(images uint8 [N, 3, 32, 32], labels [N])``; ``calib_images`` (uint8,
@@ -346,7 +346,8 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     unsplit backbone (``load_base``): the unsplit and raw rows run its tail, which a codec
     trained with ``train_tail`` no longer shares (default: the decoder's tail). The channel
     runs with ``seeds`` seeds from ``seed``; packets are ``mtu`` bytes, lost at
-    ``packet_loss`` in the ``split-lost`` row. ``progress``
+    ``packet_loss`` in the ``split-lost`` row. With ``int8`` (:class:`semanticnn.evaluate.int8.Int8Encoder`)
+    the split rows send its symbols, the device's, instead of the float encoder's. ``progress``
     (:func:`semanticnn.progress.progress_bar`) counts the images. Returns the report dict.
     """
     methods = default_methods(packet_loss) if methods is None else tuple(methods)
@@ -363,7 +364,8 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     advance = advancer(progress, "eval", len(x))
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
-        counter.add(Batch(y[idx], out.feature, out.indices, int(idx[0])))
+        indices = out.indices if int8 is None else int8.indices(x[idx].numpy())
+        counter.add(Batch(y[idx], out.feature, indices, int(idx[0])))
         advance(len(idx))
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")

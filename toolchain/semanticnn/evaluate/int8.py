@@ -1,0 +1,62 @@
+"""The device's symbols on the host: the exported int8 graph, then the firmware's SQ stage.
+
+``snn eval --int8 encoder_int8.tflite`` sends these symbols instead of the float
+encoder's, so its split rows measure what a board sends. Per image:
+
+    q = clip(round(pixel / 255 / s_in) + z_in, -128, 127)     (the graph's int8 input)
+    out = tflite_micro(q)                                      (reference kernels: bit-exact with the board)
+    symbols = sq(out)                                          (``firmware.sq``: PReLU, power norm, thresholds)
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semanticnn.errors import ConfigError
+
+__all__ = ["Int8Encoder"]
+
+
+class Int8Encoder:
+    """Symbol indices ``[B, C, H, W]`` of uint8 images ``[B, 3, H, W]``, as the device computes them."""
+
+    def __init__(self, tflite_path, encoder):
+        from semanticnn.export.kernel_plan import plan_graph
+        from semanticnn.export.tflite_graph import read_graph
+        from semanticnn.firmware.sq import sq_params
+
+        path = Path(tflite_path)
+        try:
+            self.model_bytes = path.read_bytes()
+            plan = plan_graph(read_graph(self.model_bytes), dsp=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror} "
+                              "(pass the encoder_int8.tflite of `snn export`)") from exc
+        except Exception as exc:  # not a flatbuffer, or a graph the planner refuses
+            raise ConfigError(f"{path} is not an int8 encoder graph ({exc}); pass the encoder_int8.tflite "
+                              "of `snn export`") from exc
+        with torch.no_grad():  # the code's shape, from the float encoder on one blank image
+            c, h, w = encoder.eval()(torch.zeros(1, *encoder.config["input_shape"])).indices.shape[1:]
+        out_shape = tuple(plan.output_tensor.shape[1:])
+        if out_shape != (h, w, c):
+            raise ConfigError(f"{path} outputs {list(out_shape)} (HWC) but the encoder's code is [{h}, {w}, {c}]: "
+                              "pass the encoder_int8.tflite exported from this encoder")
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
+        self.shape = (c, h, w)
+        self.input_q = (float(plan.input_tensor.scale[0]), int(plan.input_tensor.zero_point[0]))
+        self.output_zp = int(plan.output_tensor.zero_point[0])
+        self.sq = sq_params(np.asarray(encoder.centres(), np.float64), np.asarray(encoder.prelu_slopes(), np.float64))
+
+    def indices(self, images_nchw):
+        """``[B, C, H, W]`` int64 symbol indices of uint8 images ``[B, 3, H, W]``."""
+        from semanticnn.export.checks import tflm_outputs
+        from semanticnn.export.pipeline import quantize_input
+        from semanticnn.firmware.sq import symbols_from_output
+
+        images = np.asarray(images_nchw).transpose(0, 2, 3, 1)
+        outputs = tflm_outputs(self.model_bytes, quantize_input(images, *self.input_q))
+        c, h, w = self.shape
+        symbols = np.stack([symbols_from_output(o, self.output_zp, *self.sq) for o in outputs])
+        return torch.from_numpy(symbols.reshape(-1, h, w, c).transpose(0, 3, 1, 2).copy())
