@@ -26,7 +26,7 @@ def header_state(packet, frame):
     """"ok", "corrected" (header bit errors corrected), "rescued" or "bad" (a Golay word beyond 3 errors).
 
     Beyond 3 errors the receiver rescues the packet to its device's newest frame id, but
-    frame 0 is the device's first: there is none.
+    frame 0 is the device's first: there is none, unless a later packet of it arrived first (`race`).
     """
     try:
         return "corrected" if decode_header(packet)[1] else "ok"
@@ -37,7 +37,8 @@ def header_state(packet, frame):
 def device_traffic(reference, images):
     """Per (device, frame): the packets the exported int8 encoder sends, after the bit channel and losses.
 
-    Returns {(device, frame): [packet or None]}, None where the packet is lost on air.
+    Returns ``({(device, frame): [packet or None]}, {(device, 0): (index, packet before the flips)})``,
+    None where the packet is lost on air.
     """
     rng = np.random.default_rng(1)
     channel = IIDChannel(BER)
@@ -49,11 +50,14 @@ def device_traffic(reference, images):
             cut = np.cumsum([0] + [len(p) for p in packets])
             sent = [noisy[cut[i]:cut[i + 1]] for i in range(len(packets))]
             traffic[device, f] = [None if rng.random() < LOSS else p for p in sent]
+    originals = {}
     for d, f in ((1, 0), (2, 0), (3, 1), (4, 2)):  # 4 errors in a header word, rare at this BER: detected;
-        packets = traffic[DEVICES[d], f]         # rescued in frames 1 and 2, dropped and counted lost in frame 0
+        packets = traffic[DEVICES[d], f]         # rescued in frames 1 and 2; in frame 0 see `race`
         i = next(i for i, p in enumerate(packets) if p is not None)
+        if f == 0:
+            originals[DEVICES[d], f] = (i, packets[i])
         packets[i] = bytes([packets[i][0] ^ 0xF0]) + packets[i][1:]
-    return traffic
+    return traffic, originals
 
 
 def expected_predictions(model, traffic):
@@ -72,13 +76,18 @@ def simulated(exported_qemu, exported_decoder):
     project, manifest = exported_qemu
     reference = HostReference(manifest, read_model(project, manifest))
     images = read_calibration(limit=len(DEVICES) * FRAMES)[0]
-    traffic = device_traffic(reference, images)
+    traffic, originals = device_traffic(reference, images)
     model = load_edge_model(exported_decoder[0])
+    restored = {key: list(packets) for key, packets in traffic.items()}
+    for key, (i, packet) in originals.items():
+        restored[key][i] = packet
+    rescued = expected_predictions(model, restored)
+    race = {key: rescued[key] for key in originals}
     raw_frame = reference.run(images[0], 0).packets
     rx = Receiver(model, clock=lambda: 0.0)
     for packet in raw_frame:
         rx.receive(RAW_DEVICE, packet)
-    return traffic, expected_predictions(model, traffic), raw_frame, rx.poll()[0]
+    return traffic, expected_predictions(model, traffic), raw_frame, rx.poll()[0], race
 
 
 def publish_interleaved(client, traffic, rng):
@@ -106,7 +115,7 @@ def publish_interleaved(client, traffic, rng):
 
 def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_count_every_loss(
         tmp_path, exported_decoder, simulated):
-    traffic, expected, raw_frame, raw_expected = simulated
+    traffic, expected, raw_frame, raw_expected, race = simulated
     devices_file = tmp_path / "devices.txt"
     devices_file.write_text("\n".join([*DEVICES, RAW_DEVICE]) + "\n")
     with local_mosquitto() as port:
@@ -135,17 +144,25 @@ def test_twenty_devices_through_two_services_decode_every_frame_unmixed_and_coun
     raw = got.pop((RAW_DEVICE, 0))
     assert (raw["label"], raw["packets_lost"], raw["ber"]) == (raw_expected.label, 0, pytest.approx(UNKNOWN_BER))
     assert len(results) - 1 == len(got) == len(expected)
+    race_rescued = 0
     for key, want in expected.items():
         r = got[key]
+        if key in race and r["packets_lost"] == race[key].packets_lost:
+            # A device's first packet with a header beyond Golay has no newest frame id to be rescued to, unless a
+            # later packet of that frame reached the device's service first (the other service forwards it):
+            # then it is rescued, exactly as if it had arrived intact.
+            want, race_rescued = race[key], race_rescued + 1
         assert (r["label"], r["packets_received"], r["packets_lost"]) == (want.label, want.packets_received,
                                                                           want.packets_lost)
         assert r["confidence"] == pytest.approx(want.confidence, abs=1e-5)
         assert r["ber"] == pytest.approx(want.ber, rel=1e-6)
     total = {k: sum(h[k] for _, h, _ in finals) for k in finals[0][1] if isinstance(finals[0][1][k], int)}
-    assert total["lost_packets"] == counts["lost_on_air"] + counts["bad_header"]
-    assert total["bad_header"] == counts["bad_publishes"] >= 2
+    assert total["lost_packets"] == counts["lost_on_air"] + counts["bad_header"] - race_rescued
+    assert total["lost_packets"] == sum(r["packets_lost"] for r in got.values())
+    assert total["bad_header"] + total["header_rescued"] == counts["bad_publishes"] + counts["rescued_publishes"]
+    assert total["bad_header"] <= counts["bad_publishes"] >= 2
+    assert total["header_rescued"] >= counts["rescued_publishes"] >= 2
     assert total["header_corrected"] == counts["corrected_publishes"] > 0
-    assert total["header_rescued"] == counts["rescued_publishes"] >= 2
     assert total["duplicate"] + total["late"] == counts["duplicates"]
     assert total["unknown_device"] == 5 and total["out_of_range"] == 0
     assert total["frames_decoded"] == len(expected) + 1 and total["pending_frames"] == 0
