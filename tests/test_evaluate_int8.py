@@ -11,7 +11,8 @@ from semanticnn.data import read_calibration
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.int8 import Int8Encoder
 from semanticnn.export.convert import images_to_float
-from semanticnn.export.pipeline import CALIBRATION_IMAGES, CHECK_IMAGES, float_symbols
+from semanticnn.export.pipeline import CALIBRATION_IMAGES, CHECK_IMAGES
+from semanticnn.firmware.sq import float_symbols
 from semanticnn.model.checkpoint import load_decoder, load_encoder
 from test_cli_errors import assert_one_line_error, run_cli
 

@@ -21,7 +21,7 @@
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0xDB329DB3u
+#define SNN_MODEL_CRC          0x62941A34u
 
 #if SNN_SQ_STAGE
 /* PReLU slopes A_c (q7), one per output channel. */

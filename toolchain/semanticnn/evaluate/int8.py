@@ -53,10 +53,10 @@ class Int8Encoder:
         """``[B, C, H, W]`` int64 symbol indices of uint8 images ``[B, 3, H, W]``."""
         from semanticnn.export.checks import tflm_outputs
         from semanticnn.export.pipeline import quantize_input
-        from semanticnn.firmware.sq import symbols_from_output
+        from semanticnn.firmware.sq import symbols_from_outputs
 
         images = np.asarray(images_nchw).transpose(0, 2, 3, 1)
         outputs = tflm_outputs(self.model_bytes, quantize_input(images, *self.input_q))
         c, h, w = self.shape
-        symbols = np.stack([symbols_from_output(o, self.output_zp, *self.sq) for o in outputs])
+        symbols = symbols_from_outputs(outputs, self.output_zp, *self.sq)
         return torch.from_numpy(symbols.reshape(-1, h, w, c).transpose(0, 3, 1, 2).copy())

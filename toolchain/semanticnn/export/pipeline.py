@@ -14,16 +14,17 @@ import torch
 from semanticnn.channel.packets import DEFAULT_MTU, packet_count
 from semanticnn.export import checks, preflight
 from semanticnn.export.convert import images_to_float, to_int8_tflite
+from semanticnn.export.gdn_ranges import gdn_ranges
 from semanticnn.export.kernel_plan import plan_graph
 from semanticnn.export.model_data import render_model_data
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
 from semanticnn.firmware.runtimes import DEFAULT_RUNTIME
-from semanticnn.firmware.sq import sq_params, symbols_from_output
+from semanticnn.firmware.sq import float_symbols, sq_params, symbols_from_outputs
 from semanticnn.provenance import provenance
 
-__all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input", "float_symbols"]
+__all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input"]
 
 MODEL_FILE = "encoder_int8.tflite"
 CALIBRATION_IMAGES = 128
@@ -35,14 +36,6 @@ def quantize_input(images_uint8: np.ndarray, scale: float, zero_point: int) -> n
     """uint8 NHWC images -> the model's int8 input: ``clip(round(pixel / 255 / scale) + zp, -128, 127)``."""
     x = np.asarray(images_uint8, np.float32) / np.float32(255.0)
     return np.clip(np.round(x / np.float32(scale)) + zero_point, -128, 127).astype(np.int8)
-
-
-def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """The float SQ stage per sample: PReLU, power norm over the sample, nearest centre."""
-    y = np.where(gdn_nhwc >= 0, gdn_nhwc, gdn_nhwc * prelu_slopes)
-    axes = tuple(range(1, y.ndim))
-    y = y / np.sqrt(np.mean(y**2, axis=axes, keepdims=True) + 1e-12)
-    return np.argmin(np.abs(y[..., None] - centres), axis=-1)
 
 
 def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None, render_project=None,
@@ -74,7 +67,11 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     else:
         images, _ = read_split(data, "train", limit=n_images, seed=0)
     module = encoder.export_module().eval()
-    model_bytes = to_int8_tflite(module, images_to_float(images[:CALIBRATION_IMAGES]))
+    slopes, centres = np.asarray(encoder.prelu_slopes(), np.float64), np.asarray(encoder.centres(), np.float64)
+    calibration = images_to_float(images[:CALIBRATION_IMAGES])
+    pinned = gdn_ranges(module, calibration.permute(0, 3, 1, 2), lambda gdn: float_symbols(
+        gdn.permute(0, 2, 3, 1).numpy(), slopes.astype(np.float32), centres.astype(np.float32)))
+    model_bytes = to_int8_tflite(module, calibration, pinned)
     plan = plan_graph(read_graph(model_bytes), dsp=target.dsp)
     model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
     tin, tout = plan.input_tensor, plan.output_tensor
@@ -84,7 +81,6 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     check_images = images[CALIBRATION_IMAGES:]
     q_in = quantize_input(check_images, in_scale, in_zp)
     ref = checks.tflm_outputs(model_bytes, q_in)
-    slopes, centres = np.asarray(encoder.prelu_slopes(), np.float64), np.asarray(encoder.centres(), np.float64)
     a_q7, b_q12 = sq_params(centres, slopes)
     with torch.no_grad():
         float_out = module(images_to_float(check_images).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
@@ -94,7 +90,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         "int8_vs_float": checks.check_float_closeness(
             (ref.astype(np.float32) - out_zp) * out_scale,
             float_out.reshape(ref.shape),
-            np.stack([symbols_from_output(r, out_zp, a_q7, b_q12) for r in ref]),
+            symbols_from_outputs(ref, out_zp, a_q7, b_q12),
             float_symbols(float_out, slopes.astype(np.float32), centres.astype(np.float32)).reshape(len(ref), -1),
         ),
     }

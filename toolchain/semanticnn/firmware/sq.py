@@ -18,7 +18,9 @@ import numpy as np
 from semanticnn.channel.bits import pack_bits, to_codewords
 from semanticnn.errors import ConfigError
 
-__all__ = ["sq_params", "rms_scale", "symbols_from_output", "bitstream_from_output"]
+__all__ = [
+    "float_symbols", "sq_params", "rms_scale", "symbols_from_output", "symbols_from_outputs", "bitstream_from_output",
+]
 
 _INT32_MAX = 2**31 - 1
 _A_Q7_MAX = 2**11  # |slope| <= 16 keeps sum(w^2) << 8 inside uint64 for N up to 2^18
@@ -75,9 +77,22 @@ def symbols_from_output(q, zero_point: int, a_q7, b_q12) -> np.ndarray:
     return np.sum((w * 65536)[:, None] > thresholds[None, :], axis=1).astype(np.int64)
 
 
+def symbols_from_outputs(outputs, zero_point: int, a_q7, b_q12) -> np.ndarray:
+    """``symbols_from_output`` of each sample of a batch ``[N, ...]``: int64 ``[N, n]``, every sample normed alone."""
+    return np.stack([symbols_from_output(q, zero_point, a_q7, b_q12) for q in outputs])
+
+
 def bitstream_from_output(q, zero_point: int, a_q7, b_q12, gray: bool) -> bytes:
     """SQ stage + mapping + MSB-first packing: the bytes ``snn_sq_encode`` produces."""
     b = np.asarray(b_q12)
     k = int(b.size + 1).bit_length() - 1
     symbols = symbols_from_output(q, zero_point, a_q7, b_q12)
     return pack_bits(to_codewords(symbols, gray), k)
+
+
+def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The float SQ stage per sample: PReLU, power norm over the sample, nearest centre."""
+    y = np.where(gdn_nhwc >= 0, gdn_nhwc, gdn_nhwc * prelu_slopes)
+    axes = tuple(range(1, y.ndim))
+    y = y / np.sqrt(np.mean(y**2, axis=axes, keepdims=True) + 1e-12)
+    return np.argmin(np.abs(y[..., None] - centres), axis=-1)

@@ -60,14 +60,24 @@ class IGDN(GDN):
         super().__init__(channels, inverse=True, **kwargs)
 
 
+class Square(nn.Module):
+    """``y = x * x``: a module of its own so that the int8 export can find its output tensor."""
+
+    def forward(self, x):
+        return x * x
+
+
 class FrozenGDN(nn.Module):
     """GDN with its effective ``beta``/``gamma`` baked in as a plain 1x1 conv.
 
-    ``y = x * rsqrt(conv1x1(x*x; gamma, beta))``; used by the export module.
+    ``y = x * rsqrt(norm(square(x)))``, ``norm = conv1x1(.; gamma, beta)``; used by the
+    export module. ``square`` and ``norm`` are submodules so that calibration can pin
+    the int8 ranges of their outputs (``semanticnn.export.gdn_ranges``).
     """
 
     def __init__(self, gdn):
         super().__init__()
+        self.square = Square()
         beta, gamma = gdn.effective_params()
         c = gdn.channels
         self.norm = nn.Conv2d(c, c, 1, bias=True)
@@ -75,7 +85,7 @@ class FrozenGDN(nn.Module):
         self.norm.bias.data.copy_(beta.detach())
 
     def forward(self, x):
-        return x * torch.rsqrt(self.norm(x * x))
+        return x * torch.rsqrt(self.norm(self.square(x)))
 
 
 def ber_feature(ber, batch, device=None):
