@@ -59,12 +59,12 @@ def gdn_ranges(module: torch.nn.Module, images_nchw: torch.Tensor, symbols) -> d
         return {}
     with torch.no_grad():
         reference = symbols(gdn(x))
-        square_top = float((x * x).max())
-        norm_top = float(gdn.norm(x * x).max())
+        square = x * x
+        square_top, norm_top = float(square.max()), float(gdn.norm(square).max())
         best, best_agreement = None, -1.0
         for k_sq in range(STEPS):
             c_sq = square_top * 2.0 ** (-k_sq / 2)
-            s = gdn.norm(_fake_quant(x * x, c_sq))
+            s = gdn.norm(_fake_quant(square, c_sq))
             for k_norm in range(STEPS):
                 c_norm = norm_top * 2.0 ** (-k_norm / 2)
                 y = x * torch.rsqrt(_fake_quant(s, c_norm).clamp_min(c_norm / 255.0))

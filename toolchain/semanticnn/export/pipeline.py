@@ -69,8 +69,9 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     module = encoder.export_module().eval()
     slopes, centres = np.asarray(encoder.prelu_slopes(), np.float64), np.asarray(encoder.centres(), np.float64)
     calibration = images_to_float(images[:CALIBRATION_IMAGES])
-    pinned = gdn_ranges(module, calibration.permute(0, 3, 1, 2), lambda gdn: float_symbols(
-        gdn.permute(0, 2, 3, 1).numpy(), slopes.astype(np.float32), centres.astype(np.float32)))
+    slopes32, centres32 = slopes.astype(np.float32), centres.astype(np.float32)
+    pinned = gdn_ranges(module, calibration.permute(0, 3, 1, 2),
+                        lambda gdn: float_symbols(gdn.permute(0, 2, 3, 1).numpy(), slopes32, centres32))
     model_bytes = to_int8_tflite(module, calibration, pinned)
     plan = plan_graph(read_graph(model_bytes), dsp=target.dsp)
     model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
@@ -91,7 +92,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
             (ref.astype(np.float32) - out_zp) * out_scale,
             float_out.reshape(ref.shape),
             symbols_from_outputs(ref, out_zp, a_q7, b_q12),
-            float_symbols(float_out, slopes.astype(np.float32), centres.astype(np.float32)).reshape(len(ref), -1),
+            float_symbols(float_out, slopes32, centres32).reshape(len(ref), -1),
         ),
     }
     config = encoder.config
