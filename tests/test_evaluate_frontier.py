@@ -19,6 +19,7 @@ from semanticnn.evaluate.frontier import (
     _summary,
     config_drift,
     run_frontier,
+    train_run,
 )
 from semanticnn.evaluate.frontier_report import frontier_markdown, frontier_png
 from semanticnn.evaluate.sweep import EVAL_VERSION
@@ -114,8 +115,8 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
     for name in RUNS:
         assert f"`{name}`" in md
     assert "| raw uint8 | 16384 | 4.0x | 81.0 ± 0.0 | 80.0 ± 0.0 | 75.0 ± 0.0 | 50.0 ± 0.0 | 30.0 ± 0.0 |" in md
-    assert ("| `c12-l4-48`: 12 code channels, L = 4 (shipped) | 192 | 227 (5 pkt) | 341.3x | 80.0 ± 0.0 | 80.0 ± 0.1 | "
-            "79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
+    assert ("| `c12-l4-48-b05`: 12 code channels, L = 4, trained on BER up to 5e-2 (shipped) | 192 | 227 (5 pkt) | "
+            "341.3x | 80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert "| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) |" in md
     assert "| told 2x, BER 0.05 |" in md and "| 10% packets lost, BER 0.01 |" in md
     assert "packets of at most 51 B, each with a 6-byte header (two extended Golay(24, 12) words)" in md
@@ -301,3 +302,20 @@ def test_a_renamed_run_keeps_the_row_of_its_checkpoints(fake_root, monkeypatch):
     row = next(r for r in summary["runs"] if r["name"] == "c2-again")
     assert (row["label"], row["lever"], row["accuracy"]) == ("c2 under another name", "a name", [0.7] * 5)
     assert "c2" not in [r["name"] for r in summary["runs"]]
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_training_a_run_continues_its_saved_state(tmp_path, monkeypatch, saved):
+    """A run folder with ``train_state.pt`` (an interrupted or committed partial run) is resumed, not restarted."""
+    import semanticnn.train.pipeline as pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "run_training", lambda config, **options: calls.append((config, options)) or {})
+    folder = tmp_path / "c4"
+    folder.mkdir()
+    if saved:
+        (folder / "train_state.pt").write_bytes(b"state")
+    train_run("c4", tmp_path, threads=1)
+    (config, options), = calls
+    assert config.name == "mcu.toml" and options["out"] == str(folder)
+    assert options["resume"] is saved and options["code_channels"] == 4 and options["ber_max"] == 0.1

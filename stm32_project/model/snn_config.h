@@ -21,30 +21,30 @@
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0x62941A34u
+#define SNN_MODEL_CRC          0xC6B5FD4Bu
 
 #if SNN_SQ_STAGE
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
     116,
-    118,
-    110,
-    118,
-    116,
-    116,
-    116,
-    114,
-    114,
     116,
     115,
-    114,
+    117,
+    116,
+    117,
+    115,
+    116,
+    117,
+    118,
+    115,
+    115,
 };
 
 /* Decision boundaries B_j (q12) between neighbouring centres. */
 static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
-    -4173,
-    158,
-    4665,
+    -4217,
+    166,
+    4669,
 };
 
 _Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 12u,

@@ -9,7 +9,7 @@ seeds of ``snn eval``:
 * frontier: code channels 1, 2, 4, 8 at 8x8 and 3 bits a symbol, i.e. 24, 48, 96
   and 192 B of payload a frame; 6 binary channels (48 B), with context convs on the
   device or a wider edge decoder; 12 channels of 2 bits and 24 binary channels (192 B);
-  the 12-channel, 2-bit run on 48 epochs is the shipped model in ``models/``;
+  the 12-channel, 2-bit run on 48 epochs, trained on BER up to 5e-2, is the shipped model in ``models/``;
 * ablations, each one switch of the shipped configuration off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
   levers of issue 9 (distillation, the deeper device encoder, the longer stage 2, the
@@ -44,7 +44,7 @@ __all__ = ["Run", "RUNS", "SHIPPED", "REPRO", "BERS", "PACKET_LOSS", "ROBUSTNESS
 
 ROOT = Path(__file__).resolve().parents[3]
 BERS = (0.0, 1e-3, 1e-2, 5e-2, 1e-1)
-SHIPPED = "c12-l4-48"
+SHIPPED = "c12-l4-48-b05"
 PACKET_LOSS = 0.1  # fraction of packets lost in every run's packet-loss row
 ROBUSTNESS = ("split-est-half", "split-est-double", "split-est-unknown", "split-lost")
 SHIPPED_METHODS = ("unsplit", "split", *ROBUSTNESS, "raw-uint8", "raw-int8")  # every method of ``snn eval``
@@ -67,8 +67,9 @@ class Run:
 
 S24 = {"epochs_stage2": 24}  # the schedule of the leave-one-out runs, the shipped one's until stop 10
 C8 = {"code_channels": 8, "levels": 8}  # the code shipped until stop 13 (8 channels of 3 bits), the runs' base
+B10 = {"ber_max": 0.1}  # the training BER range of every run before stop 15 (the shipped one trains up to 5e-2)
 REFERENCE = "stage2-24"     # the 24-epoch run that the leave-one-out runs are measured against
-REPRO = "c12-l4-48-repro"   # the shipped configuration trained again: the reproduction target
+REPRO = "c12-l4-48-b05-repro"   # the shipped configuration trained again: the reproduction target
 
 
 def _on_24(kind, label, overrides, lever, has_lever=False):
@@ -76,34 +77,37 @@ def _on_24(kind, label, overrides, lever, has_lever=False):
 
     It lacks one switch of the shipped config (a leave-one-out run), or adds one lever (``has_lever``).
     """
-    return Run(kind, label, {**C8, **overrides, **S24}, lever=lever, versus=REFERENCE, has_lever=has_lever)
+    return Run(kind, label, {**C8, **B10, **overrides, **S24}, lever=lever, versus=REFERENCE, has_lever=has_lever)
 
 
 RUNS = {
-    "c1": Run("frontier", "1 code channel", {"code_channels": 1, "levels": 8, **S24}),
+    "c1": Run("frontier", "1 code channel", {**B10, "code_channels": 1, "levels": 8, **S24}),
     "c2": Run("frontier", "2 code channels (48 B payload), stage 2 of 10 epochs",
-              {"code_channels": 2, "levels": 8, "epochs_stage2": 10}),
-    "c4": Run("frontier", "4 code channels", {"code_channels": 4, "levels": 8, **S24}),
+              {**B10, "code_channels": 2, "levels": 8, "epochs_stage2": 10}),
+    "c4": Run("frontier", "4 code channels", {**B10, "code_channels": 4, "levels": 8, **S24}),
     "c6-l2": Run("frontier", "6 binary code channels, L = 2 (48 B payload)",
-                 {"code_channels": 6, "levels": 2, **S24},
+                 {**B10, "code_channels": 6, "levels": 2, **S24},
                  lever="48 B as 6 binary channels instead of 2 of 3 bits (and stage 2 of 24 epochs, not 10)",
                  versus="c2", has_lever=True),
     "c6-l2-ctx3": Run("frontier", "6 binary code channels, 3 context convs on the device (48 B payload)",
-                      {"code_channels": 6, "levels": 2, "encoder_context": 3, **S24},
+                      {**B10, "code_channels": 6, "levels": 2, "encoder_context": 3, **S24},
                       lever="48 B: 3 context convs at 8x8 on the device (3.0 M MACs, not 1.0 M)",
                       versus="c6-l2", has_lever=True),
     "c6-l2-h128": Run("frontier", "6 binary code channels, edge decoder 128 channels wide (48 B payload)",
-                      {"code_channels": 6, "levels": 2, "hidden": 128, **S24},
+                      {**B10, "code_channels": 6, "levels": 2, "hidden": 128, **S24},
                       lever="48 B: edge decoder 128 channels wide, not 64", versus="c6-l2", has_lever=True),
-    SHIPPED: Run("frontier", "12 code channels, L = 4 (shipped)", {}),
-    "c8-48": Run("frontier", "8 code channels, L = 8 (shipped until stop 13)", C8,
-                 lever="192 B as 12 channels of 2 bits instead of 8 of 3 bits (stage 2 of 48 epochs)"),
+    SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
+    "c12-l4-48": Run("ablation", "12 code channels, L = 4, trained on BER up to 1e-1 (shipped until stop 15)", B10,
+                     lever="training BER up to 5e-2, not 1e-1"),
+    "c8-48": Run("frontier", "8 code channels, L = 8 (shipped until stop 13)", {**B10, **C8},
+                 lever="192 B as 12 channels of 2 bits instead of 8 of 3 bits (stage 2 of 48 epochs)",
+                 versus="c12-l4-48"),
     "c24-l2": _on_24("frontier", "24 binary code channels, L = 2, device width 24 (192 B payload)",
                      {"code_channels": 24, "levels": 2, "encoder_hidden": 24},
                      "192 B as 24 binary channels instead of 8 of 3 bits (device width 24, not 32)", has_lever=True),
     "c12-l4": _on_24("frontier", "12 code channels, L = 4 (192 B payload)", {"code_channels": 12, "levels": 4},
                      "192 B as 12 channels of 2 bits instead of 8 of 3 bits", has_lever=True),
-    "stage2-24": Run("ablation", "stage 2 of 24 epochs (the model shipped in stops 7 to 10)", {**C8, **S24},
+    "stage2-24": Run("ablation", "stage 2 of 24 epochs (the model shipped in stops 7 to 10)", {**B10, **C8, **S24},
                      lever="stage 2 of 48 epochs, not 24", versus="c8-48"),
     "natural": _on_24("ablation", "natural binary mapping instead of Gray", {"mapping": "natural"}, "Gray mapping"),
     "no-xai": _on_24("ablation", "no XAI term", {"xai_weight": 0.0}, "XAI term"),
@@ -112,9 +116,9 @@ RUNS = {
     "no-kd": _on_24("ablation", "no distillation from the unsplit logits", {"kd_weight": 0.0}, "distillation"),
     "shallow-encoder": _on_24("ablation", "one conv k4 s4 device encoder, as in the paper", {"encoder_hidden": 0},
                               "two-layer device encoder"),
-    "short-stage2": Run("ablation", "stage 2 of 4 epochs", {**C8, "epochs_stage2": 4},
+    "short-stage2": Run("ablation", "stage 2 of 4 epochs", {**B10, **C8, "epochs_stage2": 4},
                         lever="stage 2 of 24 epochs, not 4", versus=REFERENCE),
-    "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {**C8, "epochs_stage2": 10},
+    "stage2-10": Run("ablation", "stage 2 of 10 epochs (the first issue-9 model)", {**B10, **C8, "epochs_stage2": 10},
                      lever="stage 2 of 24 epochs, not 10", versus=REFERENCE),
     "hidden-128": _on_24("ablation", "edge decoder 128 channels wide, not 64", {"hidden": 128},
                          "edge decoder 128 channels wide, not 64", has_lever=True),
@@ -123,11 +127,11 @@ RUNS = {
     "ber-max-05": _on_24("ablation", "trained on BER up to 5e-2, not 1e-1", {"ber_max": 0.05},
                          "training BER up to 1e-1, not 5e-2"),
     "c12-l4-h128": Run("ablation", "12 code channels of 2 bits, edge decoder 128 channels wide",
-                       {"code_channels": 12, "levels": 4, "hidden": 128, **S24},
+                       {**B10, "code_channels": 12, "levels": 4, "hidden": 128, **S24},
                        lever="edge decoder 128 channels wide, not 64 (12 channels of 2 bits)", versus="c12-l4",
                        has_lever=True),
     "no-kd-10": Run("ablation", "no distillation, stage 2 of 10 epochs (compare with stage2-10)",
-                    {**C8, "kd_weight": 0.0, "epochs_stage2": 10}, lever="distillation (stage 2 of 10 epochs)",
+                    {**B10, **C8, "kd_weight": 0.0, "epochs_stage2": 10}, lever="distillation (stage 2 of 10 epochs)",
                     versus="stage2-10"),
     "posterior-refine": _on_24("ablation", "decoder also sees each symbol's posterior given the BER, "
                                "and 2 residual blocks at 8x8", {"posterior_input": True, "refine_blocks": 2},
@@ -135,16 +139,16 @@ RUNS = {
     "no-ber-jitter": _on_24("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
                             "told-BER jitter in training"),
     "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
-    "c12-l4-48-b05": Run("ablation", "trained on BER up to 5e-2, not 1e-1 (12 channels of 2 bits, 48 epochs)",
-                         {"ber_max": 0.05}, lever="training BER up to 1e-1, not 5e-2 (the shipped code)"),
-    REPRO: Run("ablation", "the shipped configuration trained again (reproduction), on 2 CPU cores, stopped at "
-               "stage-2 epoch 31 and continued with --resume", {}),
+    REPRO: Run("ablation", "the shipped configuration trained again (reproduction), uninterrupted on 2 CPU cores",
+               {}),
+    "c12-l4-48-repro": Run("ablation", "c12-l4-48 trained again (its reproduction), on 2 CPU cores, stopped at "
+                           "stage-2 epoch 31 and continued with --resume", B10, versus="c12-l4-48"),
     "stage2-48": Run("ablation", "the c8-48 configuration trained again (its reproduction): 36 epochs of stage 2 "
-                     "on a GPU, the rest on 2 CPU cores after --resume", C8),
+                     "on a GPU, the rest on 2 CPU cores after --resume", {**B10, **C8}),
     "repro": Run("ablation", "the 24-epoch configuration trained again, uninterrupted (reproduction of stage2-24)",
-                 {**C8, **S24}),
+                 {**B10, **C8, **S24}),
     "no-levers": Run("ablation", "none of the issue-9 levers (the model shipped before stop 7)",
-                     {**C8, "encoder_hidden": 0, "kd_weight": 0.0, "epochs_stage2": 4, "ber_jitter": 0.0,
+                     {**B10, **C8, "encoder_hidden": 0, "kd_weight": 0.0, "epochs_stage2": 4, "ber_jitter": 0.0,
                       "erasure_max": 0.0}, versus="c8-48",
                      lever="the issue-9 levers together (deeper encoder, distillation, BER jitter, erasures, "
                            "stage 2 of 48 epochs, not 4)"),
@@ -177,12 +181,13 @@ def config_drift(name, train_log):
 
 
 def train_run(name, runs_root, threads=2, log=print):
-    """Train run ``name`` on the shared base; returns its train_log dict."""
+    """Train run ``name`` on the shared base, continuing its saved state if it has one; returns its train_log dict."""
     from semanticnn.train.pipeline import run_training
+    from semanticnn.train.state import STATE_NAME
 
-    run = RUNS[name]
-    return run_training(ROOT / "configs" / run.config, out=str(run_dir(name, runs_root)),
-                        base=str(ROOT / "models" / "base.pt"), threads=threads, log=log, **run.overrides)
+    run, folder = RUNS[name], run_dir(name, runs_root)
+    return run_training(ROOT / "configs" / run.config, out=str(folder), base=str(ROOT / "models" / "base.pt"),
+                        threads=threads, log=log, resume=(folder / STATE_NAME).is_file(), **run.overrides)
 
 
 def _drift(name, runs_root):
