@@ -75,6 +75,8 @@ def _lever_table(summary):
 
 
 def _target_value(t):
+    if t["value"] is None:
+        return "not measured (its run has not finished)"
     if "ratio" in t["target"]:
         return f"{t['value']:.1f}x"
     return _pct(t["value"]) + (" points" if "points" in t["target"] or "lose" in t["target"] else "")
