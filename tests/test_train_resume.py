@@ -80,3 +80,24 @@ def test_resume_of_a_run_saved_before_a_key_existed_takes_the_default(folder, tm
         run_training(**tiny_options(folder, tmp_path, epochs_stage2=0, encoder_hidden=8, encoder_context=1),
                      log=lambda m: None, resume=True)
     assert str(err.value) == "--resume: encoder_context is 1 but the saved run used 0"
+
+
+def test_resume_takes_the_same_base_by_another_path_but_not_another_base(tmp_path, monkeypatch):
+    """``--base models/base.pt`` from the repo root and the absolute path of ``frontier --train`` are one base."""
+    import dataclasses
+
+    from semanticnn.train.config import TrainConfig
+    from semanticnn.train.state import STATE_FORMAT, load_state
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "base.pt").write_bytes(b"base weights")
+    (tmp_path / "other.pt").write_bytes(b"other weights")
+    saved = dataclasses.replace(TrainConfig(), base="models/base.pt").run_identity()
+    torch.save({"format": STATE_FORMAT, "version": 1, "config": saved, "stage": "stage2", "epoch": 3},
+               tmp_path / STATE_NAME)
+    same = dataclasses.replace(TrainConfig(), base=str(tmp_path / "models" / "base.pt"))
+    assert load_state(tmp_path, same)["epoch"] == 3
+    with pytest.raises(ConfigError) as err:
+        load_state(tmp_path, dataclasses.replace(TrainConfig(), base=str(tmp_path / "other.pt")))
+    assert str(err.value) == f"--resume: base is '{tmp_path / 'other.pt'}' but the saved run used 'models/base.pt'"

@@ -19,6 +19,7 @@ import torch
 
 from semanticnn.errors import CheckpointError, ConfigError, TrainingError
 from semanticnn.model.checkpoint import atomic_save
+from semanticnn.provenance import file_sha256
 
 __all__ = ["STATE_FORMAT", "STATE_NAME", "check_finite", "save_state", "load_state", "rng_state", "set_rng_state"]
 
@@ -67,6 +68,13 @@ def save_state(out, config, stage, epoch, modules, optimizer, scheduler, gen, re
     }, Path(out) / STATE_NAME)
 
 
+def _same_base(key, saved, now):
+    """True for a base given by two paths (relative and absolute, say) to files of the same content."""
+    if key != "base" or not saved or not now:
+        return False
+    return Path(saved).is_file() and Path(now).is_file() and file_sha256(saved) == file_sha256(now)
+
+
 def load_state(out, config):
     """The saved state of ``out`` for ``--resume``; ConfigError if absent or for another config."""
     path = Path(out) / STATE_NAME
@@ -80,7 +88,8 @@ def load_state(out, config):
         raise CheckpointError(f"{path} is not a {STATE_FORMAT} v{VERSION} file (delete it and start again)")
     now = config.run_identity()
     saved = type(config).with_defaults(state["config"])
-    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    diff = sorted(k for k in set(saved) | set(now)
+                  if saved.get(k) != now.get(k) and not _same_base(k, saved.get(k), now.get(k)))
     if diff:
         k = diff[0]
         raise ConfigError(f"--resume: {k} is {now.get(k)!r} but the saved run used {saved.get(k)!r}")
