@@ -3,8 +3,9 @@
 import numpy as np
 import torch
 
-from semanticnn.channel.bits import pack_bits, to_codewords
+from semanticnn.channel.bits import to_codewords
 from semanticnn.channel.packets import packetize
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.data import read_calibration
 from semanticnn.model.checkpoint import load_encoder
 from semanticnn.train.tensors import to_float
@@ -20,7 +21,7 @@ def encoder_symbols(encoder_path, n, start=0):
 
 
 def frame_packets(indices_chw, frame_id, manifest):
-    """Packets of one frame: NCHW symbols -> NHWC order -> code words -> bitstream -> packets."""
+    """Packets of one frame: NCHW symbols -> NHWC order -> code words -> payload -> packets."""
     nhwc = np.asarray(indices_chw).transpose(1, 2, 0).ravel()
-    stream = pack_bits(to_codewords(nhwc, manifest["mapping"] == "gray"), manifest["bits_per_symbol"])
+    stream = PayloadLayout.from_manifest(manifest).pack(to_codewords(nhwc, manifest["mapping"] == "gray"))
     return packetize(stream, frame_id, manifest["mtu"])

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from semanticnn.channel.erasure import erase_packets, erasure_mask, received_symbols
+from semanticnn.channel.erasure import erase_packets, erasure_mask
 from semanticnn.channel.link import Received, symbols_through_channel, transmit
 from semanticnn.channel.models import GilbertElliottChannel, IIDChannel
 from semanticnn.channel.packets import HEADER_BYTES, packetize, reassemble
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 
 
@@ -49,7 +50,7 @@ def test_erasure_rate_out_of_range():
 
 def test_received_symbols_by_hand():
     # k = 3, 8 symbols = 24 bits over bytes [ok, lost, ok]: symbol 2 spans bytes 0-1, symbol 5 bytes 1-2
-    mask = received_symbols(np.array([True, False, True]), 8, 3)
+    mask = PayloadLayout(8, 8).received(np.array([True, False, True]))
     assert mask.tolist() == [True, True, False, False, False, False, True, True]
 
 
@@ -104,7 +105,7 @@ def test_symbols_through_channel_marks_lost_packets():
     out = symbols_through_channel(s, 8, "gray", IIDChannel(0.0), 3, mtu=51, erasure_rate=0.5)
     lost = erasure_mask(5, 0.5, _after_clean_stream(s))
     byte_ok = np.repeat(~lost, 51 - HEADER_BYTES)[:192]
-    assert out.erased.tolist() == (~received_symbols(byte_ok, 512, 3)).tolist()
+    assert out.erased.tolist() == (~PayloadLayout(512, 8).received(byte_ok)).tolist()
     assert 0 < out.erased.sum() < 512
     assert np.array_equal(out.symbols[~out.erased], s[~out.erased])
     assert not out.symbols[out.erased].any()  # erased symbols read as the zero code word

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHIPPED_ENCODER
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.elfsize import flash_bytes, ram_static_bytes
 from semanticnn.firmware.targets import get_target
@@ -117,3 +118,28 @@ def test_board_on_port_is_bit_exact(board_port, tmp_path):
     report = run_bench(ROOT / "stm32_project", samples=10, port=board_port, qemu=False)
     assert report["bit_exact"] == 10
     assert report["latency"]["unit"] == "cycles"
+
+
+def test_golay_msb_payload_is_bit_exact_on_qemu(tmp_path):
+    """The shipped encoder with payload code golay-msb: the firmware's packets equal the Python mirror's."""
+    from semanticnn.channel.payload import PayloadLayout
+    from semanticnn.export.pipeline import export_encoder
+    from semanticnn.model.checkpoint import load_encoder, save_encoder
+
+    encoder = load_encoder(SHIPPED_ENCODER)
+    encoder.config["payload_code"] = "golay-msb"
+    checkpoint = tmp_path / "encoder-golay.pt"
+    save_encoder(checkpoint, encoder)
+    manifest = export_encoder(checkpoint, "qemu-m7", tmp_path / "project")
+    n = manifest["n_symbols"]
+    assert manifest["sq"]["payload_code"] == "golay-msb"
+    assert manifest["payload_bytes"] == PayloadLayout(n, 4, "golay-msb").n_bytes == 288
+    config_h = (tmp_path / "project" / "model" / "snn_config.h").read_text()
+    assert "#define SNN_GOLAY_MSB          1" in config_h
+    report_path = tmp_path / "bench.json"
+    command = [str(BIN / "snn-bench"), "--qemu", str(tmp_path / "project"), "--samples", "4",
+               "--json", str(report_path)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(report_path.read_text())
+    assert report["bit_exact"] == 4 and report["payload_bytes"] == 288

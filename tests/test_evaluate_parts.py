@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from semanticnn.channel.bits import pack_bits, unpack_bits
-from semanticnn.channel.erasure import erasure_mask, received_symbols
+from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.packets import packetize, reassemble
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.evaluate.baselines import ByteQuantizer, calibrate, from_frames, to_frames
 from semanticnn.evaluate.link import (
     flip_codewords,
@@ -94,12 +95,12 @@ def test_lost_symbols_match_reassembling_the_surviving_packets():
     """32 symbols of 3 bits in packets of 5 payload bytes: symbols 13 and 26 straddle two packets."""
     codes = np.arange(32) % 8
     stream = pack_bits(codes, 3)
-    got = lost_symbols(4, 32, 3, 7 + 5, 0.4, seed=9, key=(1,), start=10)
+    got = lost_symbols(4, PayloadLayout(32, 8), 7 + 5, 0.4, seed=9, key=(1,), start=10)
     for i in range(4):
         packets = packetize(stream, 0, mtu=12)
         lost = erasure_mask(len(packets), 0.4, frame_seed(9, 1, 10 + i))
         arrived = reassemble([None if gone else p for p, gone in zip(packets, lost, strict=True)], len(stream), 12)
-        assert np.array_equal(got[i], ~received_symbols(arrived.received, 32, 3))
+        assert np.array_equal(got[i], ~PayloadLayout(32, 8).received(arrived.received))
     assert 0 < int(got.sum()) < got.size
 
 

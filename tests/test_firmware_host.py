@@ -9,11 +9,12 @@ import pytest
 
 from firmware_helpers import FIXTURES, raw_frame
 from semanticnn.bench.framing import build_frame, cobs_encode, crc32
-from semanticnn.channel.bits import pack_bits, to_codewords
+from semanticnn.channel.bits import to_codewords
 from semanticnn.channel.packets import packetize
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.firmware.project import render_packet_header
 from semanticnn.firmware.render import TEMPLATES_DIR
-from semanticnn.firmware.sq import rms_scale, sq_params, symbols_from_output
+from semanticnn.firmware.sq import bitstream_from_output, rms_scale, sq_params, symbols_from_output
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
 
@@ -86,10 +87,18 @@ CASES = [  # (levels, gray, shape NHWC, zero point, mtu)
     (256, True, (1, 2, 2, 5), -1, 9),
     (4, False, (1, 8, 8, 16), 0, 10),  # 256 bytes in 64 packets: fragment 63, count - 1 = 63
 ]
+GOLAY_CASES = [  # payload code golay-msb: whole groups only, groups and a plain rest, no whole group
+    (4, True, (1, 8, 8, 12), 3, 51),
+    (4, True, (1, 8, 8, 8), -3, 51),
+    (2, False, (1, 5, 5, 1), 0, 8),
+    (8, True, (1, 2, 2, 2), 7, 20),
+    (16, False, (1, 3, 4, 5), -100, 51),
+]
 
 
-@pytest.mark.parametrize("levels, gray, shape, zp, mtu", CASES)
-def test_sq_stage_bit_exact_with_mirror(driver, levels, gray, shape, zp, mtu):
+@pytest.mark.parametrize("levels, gray, shape, zp, mtu, code",
+                         [(*case, "plain") for case in CASES] + [(*case, "golay-msb") for case in GOLAY_CASES])
+def test_sq_stage_bit_exact_with_mirror(driver, levels, gray, shape, zp, mtu, code):
     rng = np.random.default_rng(levels * 1000 + mtu)
     lines, expected = [], []
     for trial in range(5):
@@ -102,12 +111,14 @@ def test_sq_stage_bit_exact_with_mirror(driver, levels, gray, shape, zp, mtu):
         k = levels.bit_length() - 1
         n, c = q.size, shape[-1]
         frame_id = int(rng.integers(0, 65536))
-        lines.append(" ".join(map(str, ["sq", n, c, zp, int(gray), k, mtu, frame_id, *a, *b, *q.ravel()])))
+        golay = int(code == "golay-msb")
+        lines.append(" ".join(map(str, ["sq", n, c, zp, int(gray), k, mtu, frame_id, golay, *a, *b, *q.ravel()])))
 
         v = q.astype(np.int64) - zp
         w = np.where(v >= 0, v * 128, v * a.astype(np.int64))
         sym = symbols_from_output(q, zp, a, b)
-        bits = pack_bits(to_codewords(sym, gray), k)
+        bits = PayloadLayout(n, levels, code).pack(to_codewords(sym, gray))
+        assert bits == bitstream_from_output(q, zp, a, b, gray, code)
         pkts = packetize(bits, frame_id, mtu)
         expected.append(
             f"R {rms_scale(w)} S {' '.join(map(str, sym))} B {bits.hex()} P "

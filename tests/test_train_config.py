@@ -35,6 +35,7 @@ def test_yaml_file(tmp_path):
     ('dataset = "imagefolder"\ndata = "/nonexistent/tiny"\n', "dataset not found: /nonexistent/tiny "
      "(pass --data DIR)"),
     ('levels = "8"\n', "levels must be a int, got '8'"),
+    ('payload_code = "hamming"\n', "--payload-code must be 'plain' or 'golay-msb', got 'hamming'"),
 ])
 def test_bad_values_are_one_line_config_errors(tmp_path, text, message):
     cfg = tmp_path / "bad.toml"

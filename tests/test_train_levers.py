@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from semanticnn.channel.bits import pack_bits, payload_bytes, to_codewords
-from semanticnn.channel.erasure import received_symbols
 from semanticnn.channel.packets import packetize, reassemble
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
 from semanticnn.train.engine import distillation, packet_erasures, told_ber
 
@@ -18,7 +18,7 @@ def _mask_through_real_packets(indices_nchw, lost, levels, mtu):
     packets = packetize(stream, 0, mtu)
     kept = [None if lost[i] else p for i, p in enumerate(packets)]
     got = reassemble(kept, len(stream), mtu)
-    arrived = received_symbols(got.received, row.size, k)
+    arrived = PayloadLayout(row.size, 1 << k).received(got.received)
     c, h, w = indices_nchw.shape
     return torch.from_numpy(~arrived).view(h, w, c).permute(2, 0, 1)
 
@@ -26,7 +26,7 @@ def _mask_through_real_packets(indices_nchw, lost, levels, mtu):
 def test_packet_erasures_match_the_real_packetizer():
     gen = torch.Generator().manual_seed(3)
     indices = torch.randint(0, 8, (64, 8, 8, 8), generator=gen)
-    erased = packet_erasures(indices, 8, 0.6, 51, torch.Generator().manual_seed(4))
+    erased = packet_erasures(indices, {"levels": 8}, 0.6, 51, torch.Generator().manual_seed(4))
     # replay the draw to learn which packets each sample lost
     replay = torch.Generator().manual_seed(4)
     rate = torch.rand(64, generator=replay) * 0.6

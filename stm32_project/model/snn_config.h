@@ -16,6 +16,7 @@
 #define SNN_LEVELS             4u
 #define SNN_BITS_PER_SYMBOL    2u
 #define SNN_GRAY               1
+#define SNN_GOLAY_MSB          0
 #define SNN_SQ_STAGE           1
 
 #define SNN_MTU                51u
@@ -55,8 +56,14 @@ _Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 3u,
 _Static_assert((1u << SNN_BITS_PER_SYMBOL) == SNN_LEVELS, "L = 2^k");
 _Static_assert(SNN_BITS_PER_SYMBOL >= 1u && SNN_BITS_PER_SYMBOL <= 8u, "1 <= k <= 8");
 _Static_assert(SNN_N_SYMBOLS % SNN_OUTPUT_CHANNELS == 0u, "whole pixels of C channels");
-_Static_assert(SNN_PAYLOAD_BYTES == (SNN_N_SYMBOLS * SNN_BITS_PER_SYMBOL + 7u) / 8u,
-               "payload_bytes = ceil(n_symbols * k / 8)");
+/* Payload code golay-msb: whole groups of 12 symbols, each the Golay word of their MSBs
+ * and their low bits; the rest plain (semanticnn.channel.payload). */
+#define SNN_PAYLOAD_GROUPS     (SNN_GOLAY_MSB ? SNN_N_SYMBOLS / SNN_GOLAY_INFO_BITS : 0u)
+_Static_assert(SNN_PAYLOAD_BYTES == (SNN_PAYLOAD_GROUPS * (8u * SNN_GOLAY_WORD_BYTES
+                                                           + SNN_GOLAY_INFO_BITS * (SNN_BITS_PER_SYMBOL - 1u))
+                                     + (SNN_N_SYMBOLS - SNN_PAYLOAD_GROUPS * SNN_GOLAY_INFO_BITS)
+                                       * SNN_BITS_PER_SYMBOL + 7u) / 8u,
+               "payload_bytes: ceil(bits / 8) of the payload layout");
 _Static_assert(SNN_MTU > SNN_PACKET_HEADER_BYTES, "mtu leaves room after the header");
 _Static_assert(SNN_MAX_PACKETS == (SNN_PAYLOAD_BYTES + SNN_MTU - SNN_PACKET_HEADER_BYTES - 1u)
                                   / (SNN_MTU - SNN_PACKET_HEADER_BYTES),

@@ -64,43 +64,6 @@ uint32_t snn_sq_symbol(int32_t w, uint32_t r, const int32_t *b_q12,
     return symbol;
 }
 
-uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
-                       int32_t zero_point, const int32_t *a_q7,
-                       const int32_t *b_q12, uint32_t n_bounds,
-                       uint32_t bits_per_symbol, int gray,
-                       uint8_t *bitstream, uint8_t *symbols)
-{
-    uint32_t r = snn_sq_scale(q, n, channels, zero_point, a_q7);
-    uint32_t n_bytes = (n * bits_per_symbol + 7u) / 8u;
-    uint32_t acc = 0;     /* pending bits, right-aligned */
-    uint32_t acc_bits = 0;
-    uint32_t out = 0;
-    uint32_t c = 0;
-
-    for (uint32_t i = 0; i < n; i++) {
-        int32_t w = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
-        uint32_t sym = snn_sq_symbol(w, r, b_q12, n_bounds);
-
-        if (symbols != NULL) {
-            symbols[i] = (uint8_t)sym;
-        }
-        acc = (acc << bits_per_symbol) | snn_codeword(sym, gray);
-        acc_bits += bits_per_symbol;
-        while (acc_bits >= 8u) {
-            acc_bits -= 8u;
-            bitstream[out++] = (uint8_t)(acc >> acc_bits);
-        }
-        acc &= (1u << acc_bits) - 1u;
-        if (++c == channels) {
-            c = 0;
-        }
-    }
-    if (acc_bits != 0) {
-        bitstream[out++] = (uint8_t)(acc << (8u - acc_bits));
-    }
-    return n_bytes;
-}
-
 /* Golay(24, 12) code word [info | parity] of a 12-bit info word (snn_packet.h). */
 static uint32_t golay_word(uint32_t info)
 {
@@ -112,6 +75,79 @@ static uint32_t golay_word(uint32_t info)
         }
     }
     return (info << SNN_GOLAY_INFO_BITS) | parity;
+}
+
+/* MSB-first bit writer: `acc` holds `acc_bits` < 8 pending bits, right-aligned. */
+struct bit_writer {
+    uint8_t *out;
+    uint32_t acc;
+    uint32_t acc_bits;
+};
+
+/* Append the low `count` (<= 24) bits of `value`, most significant first. */
+static void put_bits(struct bit_writer *w, uint32_t value, uint32_t count)
+{
+    w->acc = (w->acc << count) | value;
+    w->acc_bits += count;
+    while (w->acc_bits >= 8u) {
+        w->acc_bits -= 8u;
+        *w->out++ = (uint8_t)(w->acc >> w->acc_bits);
+    }
+    w->acc &= (1u << w->acc_bits) - 1u;
+}
+
+/* A group of SNN_GOLAY_INFO_BITS code words under payload code golay-msb: the Golay
+ * word of their MSBs (the first code word's at the top), then each one's low bits. */
+static void put_group(struct bit_writer *w, const uint8_t *codes, uint32_t bits_per_symbol)
+{
+    uint32_t low = bits_per_symbol - 1u;
+    uint32_t info = 0;
+
+    for (uint32_t j = 0; j < SNN_GOLAY_INFO_BITS; j++) {
+        info = (info << 1) | (uint32_t)(codes[j] >> low);
+    }
+    put_bits(w, golay_word(info), 8u * SNN_GOLAY_WORD_BYTES);
+    for (uint32_t j = 0; j < SNN_GOLAY_INFO_BITS; j++) {
+        put_bits(w, codes[j] & ((1u << low) - 1u), low);
+    }
+}
+
+uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
+                       int32_t zero_point, const int32_t *a_q7,
+                       const int32_t *b_q12, uint32_t n_bounds,
+                       uint32_t bits_per_symbol, int gray, int golay_msb,
+                       uint8_t *bitstream, uint8_t *symbols)
+{
+    uint32_t r = snn_sq_scale(q, n, channels, zero_point, a_q7);
+    uint32_t grouped = golay_msb ? n - n % SNN_GOLAY_INFO_BITS : 0u;
+    struct bit_writer w = {bitstream, 0u, 0u};
+    uint8_t group[SNN_GOLAY_INFO_BITS];
+    uint32_t c = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t v = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
+        uint32_t sym = snn_sq_symbol(v, r, b_q12, n_bounds);
+        uint32_t code = snn_codeword(sym, gray);
+
+        if (symbols != NULL) {
+            symbols[i] = (uint8_t)sym;
+        }
+        if (i < grouped) {
+            group[i % SNN_GOLAY_INFO_BITS] = (uint8_t)code;
+            if (i % SNN_GOLAY_INFO_BITS == SNN_GOLAY_INFO_BITS - 1u) {
+                put_group(&w, group, bits_per_symbol);
+            }
+        } else {
+            put_bits(&w, code, bits_per_symbol);
+        }
+        if (++c == channels) {
+            c = 0;
+        }
+    }
+    if (w.acc_bits != 0) {
+        *w.out++ = (uint8_t)(w.acc << (8u - w.acc_bits));
+    }
+    return (uint32_t)(w.out - bitstream);
 }
 
 static uint8_t *put_word(uint8_t *p, uint32_t word)

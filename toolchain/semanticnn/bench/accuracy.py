@@ -66,15 +66,15 @@ def accuracy_from_packets(model, frames, labels, ber, channel="iid", seed=0):
 
 def float_frames(encoder, images, manifest):
     """Packets of the float encoder's symbols for uint8 NHWC ``images``, packed as the firmware packs them."""
-    from semanticnn.channel.bits import pack_bits, to_codewords
+    from semanticnn.channel.bits import to_codewords
     from semanticnn.channel.packets import packetize
+    from semanticnn.channel.payload import PayloadLayout
     from semanticnn.train.tensors import to_float
 
     with torch.no_grad():
         idx = encoder(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices.numpy()
-    gray = manifest["sq"]["mapping"] == "gray"
-    k = manifest["sq"]["bits_per_symbol"]
-    return [packetize(pack_bits(to_codewords(s.transpose(1, 2, 0).ravel(), gray), k), i, manifest["mtu"])
+    gray, layout = manifest["sq"]["mapping"] == "gray", PayloadLayout.from_manifest(manifest)
+    return [packetize(layout.pack(to_codewords(s.transpose(1, 2, 0).ravel(), gray)), i, manifest["mtu"])
             for i, s in enumerate(idx)]
 
 

@@ -57,8 +57,9 @@ def quantize_image(image, scale, zero_point, shape, layout="NHWC"):
 
 def encode_output(output, manifest, frame_id):
     """Symbols, bitstream and packets of an int8 NHWC output tensor, through the firmware mirrors."""
-    from semanticnn.channel.bits import pack_bits, to_codewords
+    from semanticnn.channel.bits import to_codewords
     from semanticnn.channel.packets import packetize
+    from semanticnn.channel.payload import PayloadLayout
     from semanticnn.firmware.sq import symbols_from_output
 
     sq = manifest["sq"]
@@ -72,7 +73,7 @@ def encode_output(output, manifest, frame_id):
         sq["prelu_slopes_q7"],
         sq["boundaries_q12"],
     )
-    bitstream = pack_bits(to_codewords(symbols, gray=sq["mapping"] == "gray"), sq["bits_per_symbol"])
+    bitstream = PayloadLayout.from_manifest(manifest).pack(to_codewords(symbols, gray=sq["mapping"] == "gray"))
     return symbols, bitstream, packetize(bitstream, frame_id, manifest["mtu"])
 
 

@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 
 __all__ = ["INFO_BITS", "WORD_BITS", "GENERATOR_POLY", "PARITY_ROWS", "CORRECTABLE", "parity", "encode",
-           "decode"]
+           "decode", "error_table"]
 
 INFO_BITS = 12
 WORD_BITS = 24
@@ -70,8 +70,8 @@ def _syndrome(word):
     return parity(word >> INFO_BITS) ^ (word & _INFO_MASK)
 
 
-def _error_table():
-    """Error pattern of each syndrome of a 0..3-bit error, -1 for the rest (uncorrectable)."""
+def error_table():
+    """int64 [4096]: the error pattern of each syndrome of a 0..3-bit error, -1 for the rest (uncorrectable)."""
     table = np.full(1 << INFO_BITS, -1, dtype=np.int64)
     for weight in range(CORRECTABLE + 1):
         for bits in combinations(range(WORD_BITS), weight):
@@ -80,7 +80,7 @@ def _error_table():
     return table
 
 
-_ERROR = _error_table()
+_ERROR = error_table()
 
 
 def decode(word: int) -> tuple[int, int] | None:

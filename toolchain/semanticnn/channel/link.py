@@ -11,18 +11,20 @@ rate grow with BER, as on a real link, instead of pretending headers are
 error-free.
 
 ``symbols_through_channel`` is the whole path:
-symbols -> code words -> packed bitstream -> (packets at ``mtu``) -> channel ->
-reassemble -> unpack -> symbols, with a mask of the symbols that never arrived.
+symbols -> code words -> payload bytes (``channel.payload``) -> (packets at ``mtu``)
+-> channel -> reassemble -> payload decode -> symbols, with a mask of the symbols
+that never arrived.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
-from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, pack_bits, to_codewords, unpack_bits
-from semanticnn.channel.erasure import erasure_mask, received_symbols
+from semanticnn.channel.bits import from_codewords, is_gray, to_codewords
+from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.models import make_generator
 from semanticnn.channel.packets import packetize, reassemble
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 
 __all__ = ["Received", "transmit", "symbols_through_channel"]
@@ -57,19 +59,21 @@ def transmit(packets, channel, seed, erasure_rate=0.0) -> list:
     return out
 
 
-def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, erasure_rate=0.0) -> Received:
+def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, erasure_rate=0.0,
+                            payload_code="plain") -> Received:
     """Send ``symbols`` (any shape, C order = transmission order, NHWC) as the firmware does.
 
     Without ``mtu`` the packed bitstream alone goes through ``channel`` (nothing
     is erased); with it, the stream is cut into packets of ``mtu`` bytes
     (frame id 0), sent with ``transmit`` and reassembled as frame 0 (a packet whose
     header names another frame id, or is rescued to one, is lost, as a receiver files
-    it elsewhere). Returns ``Received`` with both arrays shaped like ``symbols``.
+    it elsewhere). The payload is laid out by ``payload_code`` (``channel.payload``).
+    Returns ``Received`` with both arrays shaped like ``symbols``.
     """
     s = np.asarray(symbols, dtype=np.int64)
-    k = bits_per_symbol(levels)
+    layout = PayloadLayout(s.size, levels, payload_code)
     gray = is_gray(mapping)
-    stream = pack_bits(to_codewords(s, gray), k)
+    stream = layout.pack(to_codewords(s, gray))
     if mtu is None:
         if erasure_rate:
             raise ConfigError("packet erasures need an mtu: pass mtu= with erasure_rate")
@@ -79,6 +83,6 @@ def symbols_through_channel(symbols, levels, mapping, channel, seed, mtu=None, e
         sent = transmit(packetize(stream, 0, mtu), channel, seed, erasure_rate)
         rebuilt = reassemble(sent, len(stream), mtu, frame_id=0)
         noisy, received = rebuilt.data, rebuilt.received
-    out = from_codewords(unpack_bits(noisy, k, s.size), gray).reshape(s.shape)
-    erased = ~received_symbols(received, s.size, k).reshape(s.shape)
+    out = from_codewords(layout.unpack(noisy), gray).reshape(s.shape)
+    erased = ~layout.received(received).reshape(s.shape)
     return Received(out, erased)

@@ -24,14 +24,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from semanticnn.channel.bits import (
-    bits_per_symbol,
-    bits_to_codewords,
-    codewords_to_bits,
-    from_codewords,
-    is_gray,
-    to_codewords,
-)
+from semanticnn.channel.bits import from_codewords, is_gray, to_codewords
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 
 __all__ = [
@@ -252,25 +246,25 @@ def make_channel(name, ber, **options):
     return constructor(ber, **options)
 
 
-def corrupt_symbols(indices, levels, mapping, channel, generator=None, channel_dim=None):
+def corrupt_symbols(indices, levels, mapping, channel, generator=None, channel_dim=None, payload_code="plain"):
     """Send symbol indices ``[B, ...]`` through ``channel`` via their code words.
 
-    ``i -> code(i)`` (natural or Gray) ``-> k`` bits MSB first, one stream per
-    sample (axis 0) in C order over the remaining axes, ``-> channel -> index``.
+    ``i -> code(i)`` (natural or Gray) ``->`` the payload bits of ``payload_code``
+    (``channel.payload``), one stream per sample (axis 0) in C order over the
+    remaining axes, ``-> channel ->`` decoded code words ``-> index``.
     The firmware sends NHWC order; for NCHW indices pass ``channel_dim=1`` so
     bursts run along ``c`` then ``w`` then ``h`` as on air. A 1-D input is one
     stream. Tensor in, tensor out (on the input's device); numpy in, numpy out.
     """
-    k = bits_per_symbol(levels)
     gray = is_gray(mapping)
     as_numpy = not isinstance(indices, torch.Tensor)
     x = torch.as_tensor(np.asarray(indices, dtype=np.int64)) if as_numpy else indices.long()
     if channel_dim is not None:
         x = x.movedim(channel_dim, -1)
-    bits = codewords_to_bits(to_codewords(x, gray), k)
-    streams = bits.reshape(x.shape[0], -1) if x.dim() > 1 else bits.reshape(1, -1)
-    noisy = channel.corrupt_bits(streams, generator=make_generator(generator)).reshape(bits.shape)
-    out = from_codewords(bits_to_codewords(noisy, k), gray)
+    codes = to_codewords(x, gray).reshape(x.shape[0] if x.dim() > 1 else 1, -1)
+    layout = PayloadLayout(codes.shape[1], levels, payload_code)
+    noisy = channel.corrupt_bits(layout.to_bits(codes), generator=make_generator(generator))
+    out = from_codewords(layout.from_bits(noisy), gray).reshape(x.shape)
     if channel_dim is not None:
         out = out.movedim(-1, channel_dim)
     return out.numpy() if as_numpy else out

@@ -41,10 +41,11 @@ def flip_bits(data, ber, seed=None):
     return out.tobytes() if as_bytes else out
 
 
-def flip_symbol_bits(indices, ber, levels, mapping="gray", generator=None):
-    """Flip the code-word bits of symbol ``indices`` (int64 tensor, any shape [B, ...]).
+def flip_symbol_bits(indices, ber, levels, mapping="gray", generator=None, channel_dim=None, payload_code="plain"):
+    """Flip the payload bits of symbol ``indices`` (int64 tensor, any shape [B, ...]).
 
     ``ber`` is a float or a tensor of shape [B] (one BER per sample).
     ``generator`` is a ``torch.Generator`` (or an int seed) for determinism.
+    ``channel_dim`` and ``payload_code`` as in ``corrupt_symbols``.
     """
-    return corrupt_symbols(indices, levels, mapping, IIDChannel(ber), generator)
+    return corrupt_symbols(indices, levels, mapping, IIDChannel(ber), generator, channel_dim, payload_code)

@@ -42,7 +42,8 @@ def device_frames(encoder_path, manifest, count):
     """``count`` symbol frames (NHWC code words packed as the firmware packs them) of calibration images."""
     import torch
 
-    from semanticnn.channel.bits import pack_bits, to_codewords
+    from semanticnn.channel.bits import to_codewords
+    from semanticnn.channel.payload import PayloadLayout
     from semanticnn.data import read_calibration
     from semanticnn.model.checkpoint import load_encoder
     from semanticnn.train.tensors import to_float
@@ -50,8 +51,8 @@ def device_frames(encoder_path, manifest, count):
     images = read_calibration(limit=count)[0]
     with torch.no_grad():
         idx = load_encoder(encoder_path)(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices.numpy()
-    gray, k = manifest["mapping"] == "gray", manifest["bits_per_symbol"]
-    return [pack_bits(to_codewords(s.transpose(1, 2, 0).ravel(), gray), k) for s in idx]
+    gray, layout = manifest["mapping"] == "gray", PayloadLayout.from_manifest(manifest)
+    return [layout.pack(to_codewords(s.transpose(1, 2, 0).ravel(), gray)) for s in idx]
 
 
 def _snn():

@@ -1,9 +1,9 @@
 """``Receiver``: packets in, predictions out (``semanticnn.edge``'s one entry point).
 
 A frame's packets are put back together with ``channel.packets.reassemble`` (the
-mirror of the firmware's packetiser), its bits unpacked to symbols with
-``channel.bits``, and the symbols of missing fragments marked erased with
-``channel.erasure.received_symbols``. Ready frames are decoded together, up to
+mirror of the firmware's packetiser), its payload decoded to symbols with
+``channel.payload.PayloadLayout`` (``unpack``), and the symbols of missing
+fragments marked erased (``received``). Ready frames are decoded together, up to
 ``max_batch`` in one onnxruntime call. The BER told to the decoder is the mean of
 the frame's packets' estimates, else the receiver's ``default_ber``.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semanticnn.channel.bits import from_codewords, is_gray, unpack_bits
-from semanticnn.channel.erasure import received_symbols
+from semanticnn.channel.bits import from_codewords, is_gray
 from semanticnn.channel.packets import reassemble
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.edge.assembler import FrameAssembler
 from semanticnn.model.codec import UNKNOWN_BER
 
@@ -43,10 +43,10 @@ class Prediction:
 def frame_symbols(packets, manifest):
     """``(indices int64 [C, H, W], erased bool [C, H, W])`` of one frame's packets (None = lost)."""
     c, h, w = manifest["code_shape"]
-    k, n = manifest["bits_per_symbol"], manifest["n_symbols"]
-    rebuilt = reassemble(packets, manifest["payload_bytes"], manifest["mtu"])
-    symbols = from_codewords(unpack_bits(rebuilt.data, k, n), is_gray(manifest["mapping"]))
-    erased = ~received_symbols(rebuilt.received, n, k)
+    layout = PayloadLayout.from_manifest(manifest)
+    rebuilt = reassemble(packets, layout.n_bytes, manifest["mtu"])
+    symbols = from_codewords(layout.unpack(rebuilt.data), is_gray(manifest["mapping"]))
+    erased = ~layout.received(rebuilt.received)
     return symbols.reshape(h, w, c).transpose(2, 0, 1), erased.reshape(h, w, c).transpose(2, 0, 1)
 
 

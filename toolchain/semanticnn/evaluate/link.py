@@ -23,11 +23,12 @@ import zlib
 import numpy as np
 import torch
 
-from semanticnn.channel.bits import bits_per_symbol, from_codewords, is_gray, payload_bytes, to_codewords
-from semanticnn.channel.erasure import erasure_mask, symbol_packets
+from semanticnn.channel.bits import from_codewords, is_gray, to_codewords
+from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.link import symbols_through_channel
 from semanticnn.channel.models import CHANNELS, make_channel, make_generator
-from semanticnn.channel.packets import packet_count
+from semanticnn.channel.packets import HEADER_BYTES, packet_count
+from semanticnn.channel.payload import PayloadLayout
 
 __all__ = ["known_channels", "check_channel", "send_symbols", "send_packets", "frame_seed", "stream_key",
            "iid_flip_positions", "flip_codewords", "lost_symbols"]
@@ -80,38 +81,47 @@ def flip_codewords(codes, k, positions):
     return np.asarray(codes, dtype=np.int64) ^ masks
 
 
-def _send_iid(frames, levels, mapping, ber, seed, key, start):
-    k, gray = bits_per_symbol(levels), is_gray(mapping)
+def _send_iid(frames, levels, mapping, ber, seed, key, start, payload_code):
+    gray = is_gray(mapping)
     codes = to_codewords(frames, gray)
-    for i in range(len(codes)):
-        generator = make_generator(frame_seed(seed, *key, start + i))
-        codes[i] = flip_codewords(codes[i], k, iid_flip_positions(codes.shape[1] * k, ber, generator))
-    return from_codewords(codes, gray)
+    layout = PayloadLayout(codes.shape[1], levels, payload_code)
+    flips = [iid_flip_positions(layout.bits, ber, make_generator(frame_seed(seed, *key, start + i)))
+             for i in range(len(codes))]
+    if layout.code == "plain":
+        for i, positions in enumerate(flips):
+            codes[i] = flip_codewords(codes[i], layout.k, positions)
+        return from_codewords(codes, gray)
+    bits = layout.to_bits(torch.from_numpy(codes)).numpy()
+    for i, positions in enumerate(flips):
+        bits[i, positions] ^= 1
+    return from_codewords(layout.from_bits(torch.from_numpy(bits)).numpy(), gray)
 
 
-def send_symbols(frames, levels, mapping, channel, ber, seed, key=(), start=0):
+def send_symbols(frames, levels, mapping, channel, ber, seed, key=(), start=0, payload_code="plain"):
     """Received symbols of ``frames`` (int array [B, n], one frame a row) over ``channel`` at ``ber``.
 
-    Row ``i`` is image ``start + i`` and is sent with seed ``frame_seed(seed, *key, start + i)``.
+    Row ``i`` is image ``start + i`` and is sent with seed ``frame_seed(seed, *key, start + i)``;
+    the payload bits are laid out by ``payload_code`` (``channel.payload``).
     """
     frames = np.asarray(frames, dtype=np.int64)
     if float(ber) == 0.0:
         return frames.copy()
     if channel == "iid":
-        return _send_iid(frames, levels, mapping, float(ber), seed, key, start)
+        return _send_iid(frames, levels, mapping, float(ber), seed, key, start, payload_code)
     link = make_channel(channel, float(ber))
     out = np.empty_like(frames)
     for i, row in enumerate(frames):
-        out[i] = symbols_through_channel(row, levels, mapping, link, frame_seed(seed, *key, start + i)).symbols
+        out[i] = symbols_through_channel(row, levels, mapping, link, frame_seed(seed, *key, start + i),
+                                         payload_code=payload_code).symbols
     return out
 
 
-def send_packets(frames, levels, mapping, channel, ber, seed, mtu, key=(), start=0):
+def send_packets(frames, levels, mapping, channel, ber, seed, mtu, key=(), start=0, payload_code="plain"):
     """``(symbols, erased)`` of ``frames`` (int [B, n]) sent as packets of ``mtu`` bytes over ``channel`` at ``ber``.
 
     Row ``i`` is image ``start + i``, sent with seed ``frame_seed(seed, *key, start + i)``
-    (``channel.link.symbols_through_channel``); ``erased`` is True for the symbols of
-    packets whose header did not decode.
+    (``channel.link.symbols_through_channel``, payload laid out by ``payload_code``);
+    ``erased`` is True for the symbols of packets whose header did not decode.
     """
     frames = np.asarray(frames, dtype=np.int64)
     if float(ber) == 0.0:
@@ -120,19 +130,21 @@ def send_packets(frames, levels, mapping, channel, ber, seed, mtu, key=(), start
     symbols, erased = np.empty_like(frames), np.empty(frames.shape, dtype=bool)
     for i, row in enumerate(frames):
         symbols[i], erased[i] = symbols_through_channel(row, levels, mapping, link,
-                                                        frame_seed(seed, *key, start + i), mtu)
+                                                        frame_seed(seed, *key, start + i), mtu,
+                                                        payload_code=payload_code)
     return symbols, erased
 
 
-def lost_symbols(n_frames, n_symbols, k, mtu, rate, seed, key=(), start=0):
-    """Bool [n_frames, n_symbols]: True where a symbol's packet was lost (``rate`` per packet).
+def lost_symbols(n_frames, layout, mtu, rate, seed, key=(), start=0):
+    """Bool [n_frames, layout.n]: True where a symbol's packet was lost (``rate`` per packet).
 
     Frame ``i`` (image ``start + i``) draws its ``packet_count`` losses with seed
-    ``frame_seed(seed, *key, start + i)``; a symbol whose bits straddle two packets is
-    lost with either.
+    ``frame_seed(seed, *key, start + i)``; a symbol whose span (``PayloadLayout.spans``)
+    straddles two packets is lost with either.
     """
-    first, last = symbol_packets(n_symbols, k, mtu)
-    count = packet_count(payload_bytes(n_symbols, k), mtu)
+    n_symbols = layout.n
+    first, last = layout.symbol_packets(mtu - HEADER_BYTES)
+    count = packet_count(layout.n_bytes, mtu)
     out = np.empty((n_frames, n_symbols), dtype=bool)
     for i in range(n_frames):
         lost = erasure_mask(count, rate, frame_seed(seed, *key, start + i))

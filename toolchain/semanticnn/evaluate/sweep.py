@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import torch
 
-from semanticnn.channel.bits import bits_per_symbol, payload_bytes
 from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, check_packet_count, packet_count
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
 from semanticnn.evaluate.link import check_channel, lost_symbols, send_packets, send_symbols, stream_key
@@ -121,7 +121,8 @@ def _send_split(setup, batch, ber, seed):
     """``(received symbol indices [B, C, 8, 8], erased [B, C, 8, 8])`` over real packets of ``setup.mtu``."""
     cfg, shape = setup.encoder.config, batch.indices.shape
     symbols, erased = send_packets(to_frames(batch.indices).numpy(), cfg["levels"], cfg["mapping"], setup.channel,
-                                   ber, seed, setup.mtu, stream_key("split", ber), batch.start)
+                                   ber, seed, setup.mtu, stream_key("split", ber), batch.start,
+                                   split_layout(setup.encoder).code)
     return from_frames(torch.from_numpy(symbols), shape), from_frames(torch.from_numpy(erased), shape)
 
 
@@ -140,9 +141,8 @@ STREAMS = {"split": _send_split, "raw-uint8": _send_raw("raw-uint8"), "raw-int8"
 
 def _erased(setup, batch, seed):
     """Bool [B, C, 8, 8]: the symbols whose packet was lost (same at every BER of a seed)."""
-    cfg, shape = setup.encoder.config, batch.indices.shape
-    n = shape[1] * shape[2] * shape[3]
-    lost = lost_symbols(shape[0], n, bits_per_symbol(cfg["levels"]), setup.mtu, setup.packet_loss, seed,
+    shape = batch.indices.shape
+    lost = lost_symbols(shape[0], split_layout(setup.encoder), setup.mtu, setup.packet_loss, seed,
                         (zlib.crc32(b"packets"),), batch.start)
     return from_frames(torch.from_numpy(lost), shape)
 
@@ -162,11 +162,16 @@ def _tail(setup, batch, received, told, erased):
     return setup.reference_tail(received)
 
 
-def split_payload_bytes(encoder):
-    """``ceil(C * H/4 * W/4 * log2(L) / 8)`` bytes of symbols."""
+def split_layout(encoder):
+    """The ``PayloadLayout`` of the encoder's ``C * H/4 * W/4`` symbols."""
     cfg = encoder.config
     n = cfg["code_channels"] * (cfg["input_shape"][1] // 4) * (cfg["input_shape"][2] // 4)
-    return payload_bytes(n, bits_per_symbol(cfg["levels"]))
+    return PayloadLayout.of(cfg, n)
+
+
+def split_payload_bytes(encoder):
+    """Payload bytes of a frame: ``ceil(C * H/4 * W/4 * log2(L) / 8)`` when plain (``channel.payload``)."""
+    return split_layout(encoder).n_bytes
 
 
 def _raw_payload(encoder):

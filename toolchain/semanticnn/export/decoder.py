@@ -25,8 +25,6 @@ import numpy as np
 import torch
 
 from semanticnn.channel import golay
-from semanticnn.channel.bits import bits_per_symbol, payload_bytes
-from semanticnn.channel.erasure import symbol_packets
 from semanticnn.channel.packets import (
     DEFAULT_MTU,
     FRAGMENT_BITS,
@@ -36,6 +34,7 @@ from semanticnn.channel.packets import (
     check_packet_count,
     packet_count,
 )
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError, ExportError
 from semanticnn.provenance import provenance
 
@@ -87,7 +86,7 @@ def _check_inputs(encoder, decoder, images, mtu, seed=0):
         indices = encoder(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices
     b, c, h, w = indices.shape
     ber = torch.tensor([CHECK_BERS[i % len(CHECK_BERS)] for i in range(b)], dtype=torch.float32)
-    first, last = symbol_packets(c * h * w, bits_per_symbol(decoder.config["levels"]), mtu)
+    first, last = PayloadLayout.of(decoder.config, c * h * w).symbol_packets(mtu - HEADER_BYTES)
     lost = torch.rand(b, int(last[-1]) + 1, generator=torch.Generator().manual_seed(seed)) < CHECK_LOSS
     erased_nhwc = lost[:, first] | lost[:, last]  # symbols in NHWC order, as sent
     erased = erased_nhwc.view(b, h, w, c).permute(0, 3, 1, 2).contiguous()
@@ -113,22 +112,24 @@ def decoder_manifest(decoder, source, mtu):
     cfg = decoder.config
     c, h, w = cfg["code_shape"]
     n_symbols = c * h * w
-    k = bits_per_symbol(cfg["levels"])
-    n_bytes = payload_bytes(n_symbols, k)
+    layout = PayloadLayout.of(cfg, n_symbols)
+    k, n_bytes = layout.k, layout.n_bytes
     return {
         "format": FORMAT, "version": 1, "source": source, "model_file": ONNX_FILE,
         "inputs": {"indices": ["batch", c, h, w], "ber": ["batch"], "erased": ["batch", c, h, w]},
         "output": {"logits": ["batch", cfg["classes"]]},
         "classes": cfg["classes"], "code_shape": [c, h, w], "symbol_order": "NHWC",
         "n_symbols": n_symbols, "levels": cfg["levels"], "bits_per_symbol": k, "mapping": cfg["mapping"],
+        "payload_code": layout.code,
         "centres": [float(v) for v in decoder.centres], "erasure_input": bool(cfg.get("erasure_input", False)),
         "payload_bytes": n_bytes, "mtu": mtu, "max_packets": packet_count(n_bytes, mtu),
         "packet": {"format": HEADER_VERSION, "header_bytes": HEADER_BYTES,
                    "header": "two extended Golay(24,12) words, 3 bytes big-endian each, [12 info | 12 parity] bits; "
                              f"word 0 info: frame_id mod 4096; word 1 info: fragment << {FRAGMENT_BITS} | count - 1",
                    "golay_parity_rows": list(golay.PARITY_ROWS), "max_packets_per_frame": MAX_PACKETS,
-                   "payload": f"the rest of the packet: code words MSB-first, fragment i at byte i * (mtu - "
-                              f"{HEADER_BYTES})"},
+                   "payload": f"the rest of the packet: fragment i at byte i * (mtu - {HEADER_BYTES}) of the "
+                              "payload (payload_code 'plain': code words MSB-first; 'golay-msb': groups of 12 "
+                              "symbols, the Golay(24,12) word of their MSBs then their low bits, the rest plain)"},
     }
 
 
@@ -165,7 +166,7 @@ def export_decoder(checkpoint, out_dir, encoder=None, data=None, mtu=DEFAULT_MTU
     check_project_dir(out_dir, MANIFEST_FILE, force)
     decoder = load_decoder(checkpoint)
     n_symbols = int(np.prod(decoder.config["code_shape"]))
-    check_packet_count(payload_bytes(n_symbols, bits_per_symbol(decoder.config["levels"])), mtu, "--mtu")
+    check_packet_count(PayloadLayout.of(decoder.config, n_symbols).n_bytes, mtu, "--mtu")
     enc = _encoder_for(checkpoint, encoder)
     check_pair(enc, decoder)
     images = read_calibration(limit=samples)[0] if data is None else read_split(data, "test", samples)[0]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from semanticnn.channel.packets import DEFAULT_MTU, packet_count
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.export import checks, preflight
 from semanticnn.export.convert import images_to_float, to_int8_tflite
 from semanticnn.export.gdn_ranges import gdn_ranges
@@ -97,8 +98,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     }
     config = encoder.config
     n_symbols = tout.size
-    bits = int(config["levels"]).bit_length() - 1
-    payload_bytes = (n_symbols * bits + 7) // 8
+    layout = PayloadLayout.of(config, n_symbols)
+    bits, payload_bytes = layout.k, layout.n_bytes
     activation_bytes = plan.arena_bytes
     report["fits_target"] = checks.check_fits(
         target,
@@ -118,6 +119,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
             "levels": int(config["levels"]),
             "bits_per_symbol": bits,
             "mapping": config["mapping"],
+            "payload_code": layout.code,
             "centres": [float(c) for c in centres],
             "prelu_slopes": [float(a) for a in slopes],
             "prelu_slopes_q7": [int(a) for a in a_q7],

@@ -35,6 +35,7 @@ def config_context(target, manifest) -> dict:
         "levels": sq["levels"],
         "bits_per_symbol": sq["bits_per_symbol"],
         "gray": int(sq["mapping"] == "gray"),
+        "golay_msb": int(sq.get("payload_code", "plain") == "golay-msb"),
         "sq_stage": int(sq["mapping"] != RAW_MAPPING),
         "prelu_a_q7": sq.get("prelu_slopes_q7", []),
         "bounds_q12": sq.get("boundaries_q12", []),

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from semanticnn.channel.bits import pack_bits, to_codewords
+from semanticnn.channel.bits import to_codewords
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 
 __all__ = [
@@ -82,12 +83,11 @@ def symbols_from_outputs(outputs, zero_point: int, a_q7, b_q12) -> np.ndarray:
     return np.stack([symbols_from_output(q, zero_point, a_q7, b_q12) for q in outputs])
 
 
-def bitstream_from_output(q, zero_point: int, a_q7, b_q12, gray: bool) -> bytes:
-    """SQ stage + mapping + MSB-first packing: the bytes ``snn_sq_encode`` produces."""
-    b = np.asarray(b_q12)
-    k = int(b.size + 1).bit_length() - 1
+def bitstream_from_output(q, zero_point: int, a_q7, b_q12, gray: bool, payload_code="plain") -> bytes:
+    """SQ stage + mapping + the payload layout of ``payload_code``: the bytes ``snn_sq_encode`` produces."""
     symbols = symbols_from_output(q, zero_point, a_q7, b_q12)
-    return pack_bits(to_codewords(symbols, gray), k)
+    layout = PayloadLayout(symbols.size, len(b_q12) + 1, payload_code)
+    return layout.pack(to_codewords(symbols, gray))
 
 
 def float_symbols(gdn_nhwc: np.ndarray, prelu_slopes: np.ndarray, centres: np.ndarray) -> np.ndarray:

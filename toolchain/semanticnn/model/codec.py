@@ -48,19 +48,20 @@ UNKNOWN_BER = 1e-2  # the estimate a receiver tells the decoder when it knows no
 
 
 def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8",
-                   conv_hidden=0, context_blocks=0):
+                   conv_hidden=0, context_blocks=0, payload_code="plain"):
     """Return the encoder config dict (keys fixed by docs/design.md).
 
     ``conv_hidden`` 0 is the paper's single conv k4 s4; N > 0 is two k2 s2 convs with N
     channels and a ReLU between them (same 4x4 footprint, a deeper device encoder).
     ``context_blocks`` (needs ``conv_hidden``): that many 3x3 convs of ``conv_hidden``
     channels at 8x8, dilations 1, 2, 4, ..., then a 1x1 conv to the code. A checkpoint
-    without the key has none.
+    without the key has none. ``payload_code``: the payload layout (``channel.payload``);
+    a checkpoint without the key is ``"plain"``.
     """
     return {
         "backbone": backbone, "input_shape": [3, 32, 32], "stem_channels": stem_channels,
         "code_channels": code_channels, "levels": levels, "mapping": mapping, "conv_hidden": conv_hidden,
-        "context_blocks": context_blocks,
+        "context_blocks": context_blocks, "payload_code": payload_code,
     }
 
 
@@ -83,7 +84,7 @@ def code_convs(stem_channels, code_channels, conv_hidden=0, context_blocks=0):
 
 def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
                    backbone="resnet8", hidden=64, classes=10, erasure_input=False,
-                   posterior_input=False, refine_blocks=0):
+                   posterior_input=False, refine_blocks=0, payload_code="plain"):
     """Return the decoder config dict: what SplitDecoder needs to rebuild itself.
 
     ``erasure_input``: the erasure mask enters the first block as C extra channels.
@@ -94,7 +95,7 @@ def decoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16,
         "backbone": backbone, "stem_channels": stem_channels, "code_channels": code_channels,
         "levels": levels, "mapping": mapping, "hidden": hidden, "classes": classes,
         "code_shape": [code_channels, 8, 8], "erasure_input": erasure_input,
-        "posterior_input": posterior_input, "refine_blocks": refine_blocks,
+        "posterior_input": posterior_input, "refine_blocks": refine_blocks, "payload_code": payload_code,
     }
 
 

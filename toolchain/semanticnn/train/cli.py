@@ -21,6 +21,7 @@ _HELP = {
     "limit": "Use a class-balanced subset of N training images.",
     "levels": "Quantiser levels L (a power of two).",
     "mapping": "Symbol-to-bit mapping: gray | natural.",
+    "payload_code": "plain | golay-msb: each symbol's most significant bit protected by Golay(24, 12).",
     "stage1": "Run stage 1 (the denoising decoder).",
     "xai_weight": "Weight of the Integrated-Gradients XAI term in stage 2 (0: off).",
     "train_tail": "Fine-tune the tail on the edge in stage 2.",

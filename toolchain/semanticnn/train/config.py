@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 
 import yaml
 
+from semanticnn.channel.payload import PAYLOAD_CODES
 from semanticnn.errors import ConfigError
 
 __all__ = ["TrainConfig", "DATASETS", "field_kind", "load_config_file", "make_config", "validate"]
@@ -41,6 +42,7 @@ class TrainConfig:
     code_channels: int = 4
     levels: int = 8
     mapping: str = "gray"
+    payload_code: str = "plain"      # plain | golay-msb: each symbol's MSB protected by Golay(24, 12)
     hidden: int = 64                 # decoder width
     epochs_base: int = 20
     epochs_stage1: int = 4
@@ -162,6 +164,9 @@ def validate(config):
         raise ConfigError(f"--levels must be a power of two >= 2, got {config.levels}")
     if config.mapping not in ("gray", "natural"):
         raise ConfigError(f"--mapping must be 'gray' or 'natural', got {config.mapping!r}")
+    if config.payload_code not in PAYLOAD_CODES:
+        known = " or ".join(map(repr, PAYLOAD_CODES))
+        raise ConfigError(f"--payload-code must be {known}, got {config.payload_code!r}")
     for name in ("code_channels", "hidden", "batch_size", "xai_steps", "xai_samples", "threads"):
         if getattr(config, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")

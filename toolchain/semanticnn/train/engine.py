@@ -28,9 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn.channel.bits import bits_per_symbol
-from semanticnn.channel.erasure import symbol_packets
-from semanticnn.channel.packets import DEFAULT_MTU
+from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.train.loops import noisy_values, sample_ber
 from semanticnn.train.tensors import augment, batches
 
@@ -55,14 +54,15 @@ def told_ber(ber, jitter, gen):
     return ber * 2.0 ** ((2 * torch.rand(len(ber), generator=gen) - 1) * jitter)
 
 
-def packet_erasures(indices, levels, erasure_max, mtu, gen):
+def packet_erasures(indices, config, erasure_max, mtu, gen):
     """Bool like ``indices`` [B, C, H, W]: symbols whose packet was lost.
 
-    Symbols are sent in NHWC order; each packet of a sample is lost with the sample's
-    rate ``r`` (0 for half the samples, else ``U(0, erasure_max)``).
+    Symbols are sent in NHWC order, in the payload layout of the codec ``config``; each
+    packet of a sample is lost with the sample's rate ``r`` (0 for half the samples,
+    else ``U(0, erasure_max)``).
     """
     b, c, h, w = indices.shape
-    first, last = symbol_packets(c * h * w, bits_per_symbol(levels), mtu)
+    first, last = PayloadLayout.of(config, c * h * w).symbol_packets(mtu - HEADER_BYTES)
     rate = torch.rand(b, generator=gen) * erasure_max
     rate = torch.where(torch.rand(b, generator=gen) < 0.5, torch.zeros(b), rate)
     lost = torch.rand(b, int(last[-1]) + 1, generator=gen) < rate[:, None]
@@ -215,7 +215,7 @@ def _global_channel(ctx, ber_global, link, gen):
         corrupted = noisy_values(encoder, padded, ber_global, gen)[part]
         erased = None
         if link.erasure_max > 0:
-            erased = packet_erasures(full, encoder.config["levels"], link.erasure_max, link.mtu, gen)[part]
+            erased = packet_erasures(full, encoder.config, link.erasure_max, link.mtu, gen)[part]
         return out.values + (corrupted - out.values).detach(), erased
     return channel
 

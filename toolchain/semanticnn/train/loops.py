@@ -34,9 +34,13 @@ def sample_ber(batch, ber_max, gen, p_zero=0.15):
 
 
 def noisy_values(encoder, out, ber, gen):
-    """Centre values after the channel, straight-through w.r.t. ``out.values``."""
+    """Centre values after the channel, straight-through w.r.t. ``out.values``.
+
+    The symbols go on air in NHWC order, in the payload layout of the encoder's config.
+    """
     cfg = encoder.config
-    idx = flip_symbol_bits(out.indices, ber, cfg["levels"], cfg["mapping"], gen)
+    idx = flip_symbol_bits(out.indices, ber, cfg["levels"], cfg["mapping"], gen, channel_dim=1,
+                           payload_code=cfg.get("payload_code", "plain"))
     corrupted = encoder.quantizer.centres().detach()[idx]
     return out.values + (corrupted - out.values).detach()
 
@@ -62,6 +66,7 @@ def evaluate_split(encoder, decoder, data, ber, seed=0, batch_size=500):
     correct = 0
     for i in batches(len(x), batch_size, shuffle=False):
         idx = encoder(to_float(x[i])).indices
-        idx = flip_symbol_bits(idx, float(ber), cfg["levels"], cfg["mapping"], gen)
+        idx = flip_symbol_bits(idx, float(ber), cfg["levels"], cfg["mapping"], gen, channel_dim=1,
+                               payload_code=cfg.get("payload_code", "plain"))
         correct += (decoder.classify_indices(idx, float(ber)).argmax(1) == y[i]).sum().item()
     return correct / len(x)

@@ -47,12 +47,13 @@ STAGES = ("base", "stage1", "stage2")
 def _build_codec(config, base, classes):
     stem = split_channels(config.backbone)
     enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
-                                      config.backbone, config.encoder_hidden, config.encoder_context))
+                                      config.backbone, config.encoder_hidden, config.encoder_context,
+                                      config.payload_code))
     enc.stem.load_state_dict(base.stem.state_dict())
     freeze_(enc.stem)
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
                                       config.backbone, config.hidden, classes, config.erasure_max > 0,
-                                      config.posterior_input, config.refine_blocks))
+                                      config.posterior_input, config.refine_blocks, config.payload_code))
     dec.tail.load_state_dict(base.tail.state_dict())
     freeze_(dec.tail)
     return enc, dec

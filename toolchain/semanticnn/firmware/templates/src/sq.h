@@ -34,13 +34,17 @@ static inline uint32_t snn_codeword(uint32_t symbol, int gray)
 }
 
 /* Full SQ stage: symbols of q (NHWC order), mapped to k-bit code words and
- * packed MSB-first into `bitstream` (ceil(n * k / 8) bytes, last byte zero
- * padded). If `symbols` is not NULL the symbol indices are stored there too.
- * Returns the bitstream length in bytes. */
+ * packed MSB-first into `bitstream`, the last byte zero padded. golay_msb == 0:
+ * code word after code word, ceil(n * k / 8) bytes. golay_msb != 0 (payload code
+ * golay-msb, semanticnn.channel.payload): each whole group of 12 code words is
+ * the Golay(24, 12) word of their MSBs then their k - 1 low bits each; the
+ * n % 12 code words after the last group follow plain. If `symbols` is not
+ * NULL the symbol indices are stored there too. Returns the bitstream length in
+ * bytes. */
 uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
                        int32_t zero_point, const int32_t *a_q7,
                        const int32_t *b_q12, uint32_t n_bounds,
-                       uint32_t bits_per_symbol, int gray,
+                       uint32_t bits_per_symbol, int gray, int golay_msb,
                        uint8_t *bitstream, uint8_t *symbols);
 
 /* Number of packets for a bitstream of n_bytes: ceil(n_bytes / (mtu - header
