@@ -9,6 +9,7 @@ seeds of ``snn eval``:
 * frontier: code channels 1, 2, 4, 8 at 8x8 and 3 bits a symbol, i.e. 24, 48, 96
   and 192 B of payload a frame; 6 binary channels (48 B), with context convs on the
   device or a wider edge decoder; 12 channels of 2 bits and 24 binary channels (192 B);
+  8 channels of 2 bits with each symbol's MSB protected by Golay(24, 12) (191 B);
   the 12-channel, 2-bit run on 48 epochs, trained on BER up to 5e-2, is the shipped model in ``models/``;
 * ablations, each one switch of the shipped configuration off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
@@ -97,6 +98,10 @@ RUNS = {
                       {**B10, "code_channels": 6, "levels": 2, "hidden": 128, **S24},
                       lever="48 B: edge decoder 128 channels wide, not 64", versus="c6-l2", has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
+    "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
+                           "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
+                           lever="191 B as 8 channels of 2 bits with Golay-protected MSBs instead of 12 plain",
+                           has_lever=True),
     "c12-l4-48": Run("ablation", "12 code channels, L = 4, trained on BER up to 1e-1 (shipped until stop 15)", B10,
                      lever="training BER up to 5e-2, not 1e-1"),
     "c8-48": Run("frontier", "8 code channels, L = 8 (shipped until stop 13)", {**B10, **C8},
