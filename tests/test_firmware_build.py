@@ -121,7 +121,7 @@ def test_inconsistent_config_fails_static_assert(tmp_path):
     manifest = stub_manifest()
     manifest["payload_bytes"] += 1
     project = render_project(tmp_path / "p", "qemu-m7", manifest)
-    assert "payload_bytes = ceil(n_symbols * k / 8)" in build_error(project)
+    assert "payload_bytes: ceil(bits / 8) of the payload layout" in build_error(project)
 
 
 def test_missing_compiler_is_one_line(tmp_path):
