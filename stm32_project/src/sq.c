@@ -84,8 +84,9 @@ struct bit_writer {
     uint32_t acc_bits;
 };
 
-/* Append the low `count` (<= 24) bits of `value`, most significant first. */
-static void put_bits(struct bit_writer *w, uint32_t value, uint32_t count)
+/* Append the low `count` (<= 24) bits of `value`, most significant first. Inlined
+ * so that the writer stays in registers in snn_sq_encode's loop. */
+static inline __attribute__((always_inline)) void put_bits(struct bit_writer *w, uint32_t value, uint32_t count)
 {
     w->acc = (w->acc << count) | value;
     w->acc_bits += count;
@@ -98,7 +99,7 @@ static void put_bits(struct bit_writer *w, uint32_t value, uint32_t count)
 
 /* A group of SNN_GOLAY_INFO_BITS code words under payload code golay-msb: the Golay
  * word of their MSBs (the first code word's at the top), then each one's low bits. */
-static void put_group(struct bit_writer *w, const uint8_t *codes, uint32_t bits_per_symbol)
+static inline __attribute__((always_inline)) void put_group(struct bit_writer *w, const uint8_t *codes, uint32_t bits_per_symbol)
 {
     uint32_t low = bits_per_symbol - 1u;
     uint32_t info = 0;
