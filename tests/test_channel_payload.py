@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from semanticnn.channel import golay
-from semanticnn.channel.bits import pack_bits, to_codewords
+from semanticnn.channel.bits import to_codewords
 from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.link import symbols_through_channel
 from semanticnn.channel.models import IIDChannel
@@ -21,7 +21,9 @@ def test_plain_layout_is_msb_first_packing(n, levels):
     rng = np.random.default_rng(n)
     codes = rng.integers(0, levels, n)
     layout = PayloadLayout(n, levels)
-    assert layout.pack(codes) == pack_bits(codes, layout.k)
+    bits = "".join(f"{c:0{layout.k}b}" for c in codes)
+    bits += "0" * (-len(bits) % 8)
+    assert layout.pack(codes) == int(bits, 2).to_bytes(len(bits) // 8, "big")
     assert layout.n_bytes == (n * layout.k + 7) // 8
     assert layout.unpack(layout.pack(codes)).tolist() == codes.tolist()
 
@@ -92,7 +94,7 @@ def test_symbols_through_packets_with_golay():
 
 def test_unknown_payload_code_is_one_line():
     with pytest.raises(ConfigError, match="unknown payload code 'golay': use 'plain' or 'golay-msb'"):
-        PayloadLayout.of({"levels": 4, "code_channels": 8, "payload_code": "golay"})
+        PayloadLayout.of({"levels": 4, "payload_code": "golay"}, 512)
 
 
 def test_evaluation_sends_golay_frames():

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from semanticnn.channel.bits import pack_bits, unpack_bits
 from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.packets import packetize, reassemble
 from semanticnn.channel.payload import PayloadLayout
@@ -76,9 +75,10 @@ def test_flipping_code_words_equals_flipping_their_packed_bitstream(k):
     rng = np.random.default_rng(k)
     codes = rng.integers(0, 2 ** k, size=37)
     positions = np.sort(rng.choice(37 * k, size=20, replace=False))
-    bits = np.unpackbits(np.frombuffer(pack_bits(codes, k), dtype=np.uint8))
+    layout = PayloadLayout(37, 2**k)
+    bits = np.unpackbits(np.frombuffer(layout.pack(codes), dtype=np.uint8))
     bits[positions] ^= 1
-    assert np.array_equal(flip_codewords(codes, k, positions), unpack_bits(np.packbits(bits).tobytes(), k, 37))
+    assert np.array_equal(flip_codewords(codes, k, positions), layout.unpack(np.packbits(bits).tobytes()))
 
 
 def test_iid_flip_positions_are_sorted_in_range_at_the_ber():
@@ -94,7 +94,7 @@ def test_iid_flip_positions_are_sorted_in_range_at_the_ber():
 def test_lost_symbols_match_reassembling_the_surviving_packets():
     """32 symbols of 3 bits in packets of 5 payload bytes: symbols 13 and 26 straddle two packets."""
     codes = np.arange(32) % 8
-    stream = pack_bits(codes, 3)
+    stream = PayloadLayout(32, 8).pack(codes)
     got = lost_symbols(4, PayloadLayout(32, 8), 7 + 5, 0.4, seed=9, key=(1,), start=10)
     for i in range(4):
         packets = packetize(stream, 0, mtu=12)

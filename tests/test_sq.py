@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from semanticnn.channel.bits import from_codewords, pack_bits, payload_bytes, to_codewords, unpack_bits
+from semanticnn.channel.bits import from_codewords, to_codewords
+from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 from semanticnn.firmware.sq import bitstream_from_output, rms_scale, sq_params, symbols_from_output
 
@@ -66,19 +67,20 @@ def test_gray_codewords_round_trip():
     assert to_codewords(s, gray=False).tolist() == s.tolist()
 
 
-def test_pack_bits_msb_first_zero_padded():
-    assert pack_bits([1, 2, 3], 2) == bytes([0b01101100])
-    assert pack_bits([5, 7, 1], 3) == bytes([0b10111100, 0b10000000])
-    assert payload_bytes(3, 3) == 2
+def test_plain_payload_msb_first_zero_padded():
+    assert PayloadLayout(3, 4).pack([1, 2, 3]) == bytes([0b01101100])
+    assert PayloadLayout(3, 8).pack([5, 7, 1]) == bytes([0b10111100, 0b10000000])
+    assert PayloadLayout(3, 8).n_bytes == 2
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8])
 def test_pack_unpack_round_trip(k):
     rng = np.random.default_rng(k)
     codes = rng.integers(0, 2**k, 101)
-    data = pack_bits(codes, k)
-    assert len(data) == payload_bytes(101, k)
-    assert unpack_bits(data, k, 101).tolist() == codes.tolist()
+    layout = PayloadLayout(101, 2**k)
+    data = layout.pack(codes)
+    assert len(data) == layout.n_bytes == (101 * k + 7) // 8
+    assert layout.unpack(data).tolist() == codes.tolist()
 
 
 def test_bitstream_from_output_uses_gray_mapping():

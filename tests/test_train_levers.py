@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from semanticnn.channel.bits import pack_bits, payload_bytes, to_codewords
+from semanticnn.channel.bits import to_codewords
 from semanticnn.channel.packets import packetize, reassemble
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
@@ -14,7 +14,7 @@ def _mask_through_real_packets(indices_nchw, lost, levels, mtu):
     """Per-symbol 'erased' mask by packetizing, dropping ``lost`` packets and reassembling."""
     k = int(np.log2(levels))
     row = indices_nchw.permute(1, 2, 0).reshape(-1).numpy()  # NHWC, as the device sends
-    stream = pack_bits(to_codewords(row, True), k)
+    stream = PayloadLayout(row.size, levels).pack(to_codewords(row, True))
     packets = packetize(stream, 0, mtu)
     kept = [None if lost[i] else p for i, p in enumerate(packets)]
     got = reassemble(kept, len(stream), mtu)
@@ -31,7 +31,7 @@ def test_packet_erasures_match_the_real_packetizer():
     replay = torch.Generator().manual_seed(4)
     rate = torch.rand(64, generator=replay) * 0.6
     rate = torch.where(torch.rand(64, generator=replay) < 0.5, torch.zeros(64), rate)
-    n_packets = -(-payload_bytes(512, 3) // 44)
+    n_packets = -(-PayloadLayout(512, 8).n_bytes // 44)
     lost = (torch.rand(64, n_packets, generator=replay) < rate[:, None]).numpy()
     assert lost.any() and not lost.all()
     for b in range(64):

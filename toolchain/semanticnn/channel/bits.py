@@ -1,14 +1,13 @@
-"""Symbol <-> code word mapping and MSB-first bit packing (docs/design.md).
+"""Symbol <-> code word mapping and code-word bits, MSB first (docs/design.md).
 
 Mirror of the C stage in ``toolchain/semanticnn/firmware/templates/src/sq.c``: symbol ``i`` of
 ``k = log2(L)`` bits becomes the code word ``c = i`` (natural) or
-``c = i ^ (i >> 1)`` (Gray); code words are packed MSB-first, the last byte
-padded with zero bits, ``payload_bytes = ceil(n * k / 8)``.
+``c = i ^ (i >> 1)`` (Gray); a code word's bits go MSB first. How a frame's code
+words become payload bytes is ``channel.payload``.
 
-This is the one mapping implementation: every function but ``pack_bits`` and
-``unpack_bits`` (bytes) takes a numpy array, anything numpy can read, or a torch
-tensor, and returns the same kind (numpy int64 / uint8, or a tensor on the
-input's device).
+This is the one mapping implementation: every function takes a numpy array,
+anything numpy can read, or a torch tensor, and returns the same kind (numpy
+int64 / uint8, or a tensor on the input's device).
 """
 
 import numpy as np
@@ -22,9 +21,6 @@ __all__ = [
     "from_codewords",
     "codewords_to_bits",
     "bits_to_codewords",
-    "payload_bytes",
-    "pack_bits",
-    "unpack_bits",
 ]
 
 MAPPINGS = ("natural", "gray")
@@ -88,22 +84,3 @@ def bits_to_codewords(bits, k: int):
         weights = 1 << torch.arange(k - 1, -1, -1, device=b.device)
         return (b * weights).sum(-1)
     return b @ (1 << np.arange(k - 1, -1, -1, dtype=np.int64))
-
-
-def payload_bytes(n_symbols: int, k: int) -> int:
-    """Bitstream length: ``ceil(n_symbols * k / 8)``."""
-    return (n_symbols * k + 7) // 8
-
-
-def pack_bits(codes, k: int) -> bytes:
-    """Pack ``k``-bit code words MSB-first; the last byte is padded with zeros."""
-    c = np.asarray(codes, dtype=np.int64).ravel()
-    return np.packbits(codewords_to_bits(c, k).ravel()).tobytes()
-
-
-def unpack_bits(data: bytes, k: int, n: int) -> np.ndarray:
-    """Unpack the first ``n`` ``k``-bit code words of an MSB-first bitstream (int64 array)."""
-    bits = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))[: n * k]
-    if bits.size != n * k:
-        raise ValueError(f"bitstream holds {bits.size} bits, {n} code words of {k} bits need {n * k}")
-    return bits_to_codewords(bits.reshape(n, k), k)

@@ -3,7 +3,7 @@
 A frame is ``n`` symbols in NHWC order, each a ``k``-bit code word (``bits``: natural or
 Gray, ``k = log2(L)``). ``PAYLOAD_CODES`` names the layouts:
 
-* ``"plain"``: code word after code word, MSB first (``bits.pack_bits``):
+* ``"plain"``: code word after code word, MSB first:
   ``n k`` bits.
 * ``"golay-msb"``: unequal error protection of the most significant bit. With Gray
   code words of L = 4, a flipped MSB moves a symbol from one outer level to the other
@@ -78,10 +78,8 @@ class PayloadLayout(NamedTuple):
     code: str = "plain"
 
     @classmethod
-    def of(cls, config, n=None):
-        """The layout of a codec config (keys ``levels``, ``code_shape`` or ``code_channels``, ``payload_code``)."""
-        if n is None:
-            n = int(np.prod(config.get("code_shape") or [config["code_channels"], 8, 8]))
+    def of(cls, config, n):
+        """The layout of ``n`` symbols of a codec config (keys ``levels`` and ``payload_code``)."""
         return cls(n, config["levels"], check_payload_code(config.get("payload_code", "plain")))
 
     @classmethod
