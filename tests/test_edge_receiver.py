@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from conftest import SHIPPED_DECODER, SHIPPED_ENCODER
 from edge_helpers import encoder_symbols, frame_packets
 from semanticnn.channel import golay
-from semanticnn.channel.packets import HEADER_BYTES
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.edge import FrameAssembler, Receiver, frame_symbols, load_edge_model
 from semanticnn.edge.assembler import FRAME_ID_WINDOW, MAX_GAP_FRAMES
@@ -45,7 +44,7 @@ def test_missing_fragments_are_erased_symbols_after_the_timeout():
     assert asm.expired(now=10.9) == []
     (frame,) = asm.expired(now=11.0)
     indices, erased = frame_symbols([frame.fragments.get(i) for i in range(5)], MANIFEST)
-    first, last = PayloadLayout(512, 8).symbol_packets(51 - HEADER_BYTES)
+    first, last = PayloadLayout(512, 8).symbol_packets(51)
     lost_nhwc = np.isin(first, [1, 3]) | np.isin(last, [1, 3])
     assert np.array_equal(erased, lost_nhwc.reshape(8, 8, 8).transpose(2, 0, 1))
     assert np.array_equal(indices[~erased], SYMBOLS[1][~erased])
@@ -165,7 +164,7 @@ def test_receiver_predicts_what_the_pytorch_decoder_predicts_in_batches(exported
     predictions = sorted(rx.poll(now=100.0), key=lambda p: p.frame_id * 7 + int(p.device[3:]))
     assert len(predictions) == 120 and rx.counters.lost_packets == 40
     c, h, w = manifest["code_shape"]
-    first, last = PayloadLayout.from_manifest(manifest).symbol_packets(manifest["mtu"] - HEADER_BYTES)
+    first, last = PayloadLayout.from_manifest(manifest).symbol_packets(manifest["mtu"])
     erased = np.stack([(np.isin(first, list(lost[n])) | np.isin(last, list(lost[n]))).reshape(h, w, c)
                        .transpose(2, 0, 1) for n in range(120)])
     with torch.no_grad():

@@ -36,6 +36,7 @@ import torch
 
 from semanticnn.channel import golay
 from semanticnn.channel.bits import bits_per_symbol, bits_to_codewords, codewords_to_bits
+from semanticnn.channel.packets import HEADER_BYTES
 from semanticnn.errors import ConfigError
 
 __all__ = ["PAYLOAD_CODES", "GROUP", "PayloadLayout", "check_payload_code"]
@@ -186,7 +187,8 @@ class PayloadLayout(NamedTuple):
         first, last = self.spans()
         return missing[last // 8 + 1] == missing[first // 8]
 
-    def symbol_packets(self, mtu_payload):
-        """``(first, last)`` packet of each symbol's span, ``mtu_payload`` payload bytes a packet."""
+    def symbol_packets(self, mtu):
+        """``(first, last)`` packet of each symbol's span, in packets of ``mtu`` bytes (header included)."""
+        per_packet = mtu - HEADER_BYTES
         first, last = self.spans()
-        return (first // 8) // mtu_payload, (last // 8) // mtu_payload
+        return (first // 8) // per_packet, (last // 8) // per_packet

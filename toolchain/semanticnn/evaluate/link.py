@@ -27,7 +27,7 @@ from semanticnn.channel.bits import from_codewords, is_gray, to_codewords
 from semanticnn.channel.erasure import erasure_mask
 from semanticnn.channel.link import symbols_through_channel
 from semanticnn.channel.models import CHANNELS, make_channel, make_generator
-from semanticnn.channel.packets import HEADER_BYTES, packet_count
+from semanticnn.channel.packets import packet_count
 from semanticnn.channel.payload import PayloadLayout
 
 __all__ = ["known_channels", "check_channel", "send_symbols", "send_packets", "frame_seed", "stream_key",
@@ -143,7 +143,7 @@ def lost_symbols(n_frames, layout, mtu, rate, seed, key=(), start=0):
     straddles two packets is lost with either.
     """
     n_symbols = layout.n
-    first, last = layout.symbol_packets(mtu - HEADER_BYTES)
+    first, last = layout.symbol_packets(mtu)
     count = packet_count(layout.n_bytes, mtu)
     out = np.empty((n_frames, n_symbols), dtype=bool)
     for i in range(n_frames):

@@ -86,7 +86,7 @@ def _check_inputs(encoder, decoder, images, mtu, seed=0):
         indices = encoder(to_float(torch.from_numpy(images).permute(0, 3, 1, 2))).indices
     b, c, h, w = indices.shape
     ber = torch.tensor([CHECK_BERS[i % len(CHECK_BERS)] for i in range(b)], dtype=torch.float32)
-    first, last = PayloadLayout.of(decoder.config, c * h * w).symbol_packets(mtu - HEADER_BYTES)
+    first, last = PayloadLayout.of(decoder.config, c * h * w).symbol_packets(mtu)
     lost = torch.rand(b, int(last[-1]) + 1, generator=torch.Generator().manual_seed(seed)) < CHECK_LOSS
     erased_nhwc = lost[:, first] | lost[:, last]  # symbols in NHWC order, as sent
     erased = erased_nhwc.view(b, h, w, c).permute(0, 3, 1, 2).contiguous()

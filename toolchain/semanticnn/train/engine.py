@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES
+from semanticnn.channel.packets import DEFAULT_MTU
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.train.loops import noisy_values, sample_ber
 from semanticnn.train.tensors import augment, batches
@@ -62,7 +62,7 @@ def packet_erasures(indices, config, erasure_max, mtu, gen):
     else ``U(0, erasure_max)``).
     """
     b, c, h, w = indices.shape
-    first, last = PayloadLayout.of(config, c * h * w).symbol_packets(mtu - HEADER_BYTES)
+    first, last = PayloadLayout.of(config, c * h * w).symbol_packets(mtu)
     rate = torch.rand(b, generator=gen) * erasure_max
     rate = torch.where(torch.rand(b, generator=gen) < 0.5, torch.zeros(b), rate)
     lost = torch.rand(b, int(last[-1]) + 1, generator=gen) < rate[:, None]
