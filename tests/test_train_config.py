@@ -36,6 +36,7 @@ def test_yaml_file(tmp_path):
      "(pass --data DIR)"),
     ('levels = "8"\n', "levels must be a int, got '8'"),
     ('payload_code = "hamming"\n', "--payload-code must be 'plain' or 'golay-msb', got 'hamming'"),
+    ("feature_weight = -0.5\n", "--feature-weight must be >= 0, got -0.5"),
 ])
 def test_bad_values_are_one_line_config_errors(tmp_path, text, message):
     cfg = tmp_path / "bad.toml"

@@ -170,3 +170,24 @@ def test_training_step_gives_the_decoder_the_encoders_learned_centres():
     assert torch.equal(dec.centres, enc.quantizer.centres().detach())
     found = torch.argmin((out.values.detach().unsqueeze(-1) - dec.centres).abs(), dim=-1)
     assert torch.equal(found, out.indices)
+
+
+def test_stage2_feature_weight_adds_exactly_its_share_of_the_feature_mse():
+    import torch.nn.functional as F
+
+    from semanticnn.train.engine import Stage2Step, received_feature
+
+    torch.manual_seed(0)
+    enc, dec = SplitEncoder(encoder_config(2, 4)).eval(), SplitDecoder(decoder_config(2, 4)).eval()
+    images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+
+    def channel(encoder, out):
+        return out.values, None
+
+    with torch.no_grad():
+        task = Stage2Step(enc, dec, feature_weight=0.0)(images, labels, torch.zeros(4), channel)
+        tied = Stage2Step(enc, dec, feature_weight=0.5)(images, labels, torch.zeros(4), channel)
+        out = enc(images)
+        rebuilt = received_feature(enc, dec, out.values, torch.zeros(4), None)
+        assert torch.allclose(task, F.cross_entropy(dec.tail(rebuilt), labels))
+        assert torch.allclose(tied - task, 0.5 * F.mse_loss(rebuilt, out.feature))

@@ -97,6 +97,16 @@ RUNS = {
     "c6-l2-h128": Run("frontier", "6 binary code channels, edge decoder 128 channels wide (48 B payload)",
                       {**B10, "code_channels": 6, "levels": 2, "hidden": 128, **S24},
                       lever="48 B: edge decoder 128 channels wide, not 64", versus="c6-l2", has_lever=True),
+    "c6-l2-task": Run("frontier", "6 binary code channels, stage 2 for the task alone (48 B payload)",
+                      {**B10, "code_channels": 6, "levels": 2, "feature_weight": 0.0, **S24},
+                      lever="48 B: no feature MSE in stage 2 (the task and distillation alone)",
+                      versus="c6-l2", has_lever=True),
+    "c6-l2-ctx3-task": Run("frontier", "6 binary code channels, 3 context convs on the device, stage 2 for "
+                           "the task alone (48 B payload)",
+                           {**B10, "code_channels": 6, "levels": 2, "encoder_context": 3, "feature_weight": 0.0,
+                            **S24},
+                           lever="48 B: 3 context convs on the device when stage 2 trains for the task alone",
+                           versus="c6-l2-task", has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},

@@ -29,6 +29,7 @@ _HELP = {
     "encoder_context": "3x3 convs at 8x8 (dilations 1, 2, 4, ...) before a 1x1 conv to the code, so each "
                        "symbol sees more of the image; needs --encoder-hidden.",
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
+    "feature_weight": "Weight of MSE(rebuilt, clean split feature) in stage 2 (0: the task loss alone).",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",
     "erasure_max": "Lose packets at a rate up to this in training; the decoder gets the erasure mask.",
     "posterior_input": "The decoder also sees each symbol's posterior over the sent symbols, given the BER.",

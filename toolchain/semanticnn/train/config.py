@@ -62,6 +62,7 @@ class TrainConfig:
     encoder_context: int = 0         # 3x3 convs (dilations 1, 2, 4..) at 8x8 on the device; needs encoder_hidden
     kd_weight: float = 0.0           # stage 2 distillation from the unsplit logits (0 = off)
     kd_temperature: float = 4.0
+    feature_weight: float = 0.5      # stage 2: weight of MSE(rebuilt, clean split feature); 0 = the task alone
     ber_jitter: float = 0.0          # decoder told BER * 2^U(-j, j): robust to a wrong estimate
     erasure_max: float = 0.0         # packet loss rate up to this in training; > 0 adds the mask input
     posterior_input: bool = False    # decoder also sees each symbol's posterior P(sent | received, BER)
@@ -174,7 +175,7 @@ def validate(config):
         raise ConfigError(f"--ber-max must be in [0, 0.5], got {config.ber_max}")
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
-    for name in ("xai_weight", "kd_weight", "ber_jitter", "encoder_hidden", "encoder_context",
+    for name in ("xai_weight", "kd_weight", "feature_weight", "ber_jitter", "encoder_hidden", "encoder_context",
                  "refine_blocks"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")

@@ -5,9 +5,10 @@ that DDP sees every trainable parameter through ``forward``:
 
 * base:    ``CE(model(aug(x)), y)`` (label smoothing 0.05), SGD + Nesterov, one-cycle LR.
 * stage 1: ``MSE(dec(c[flip(idx)], BER), stem(x))`` (denoising decoder), Adam, one-cycle.
-* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + kd T^2 KL(p_T(teacher) || p_T(tail(f_hat)))
+* stage 2: ``CE(tail(f_hat), y) + w_f MSE(f_hat, stem(x)) + kd T^2 KL(p_T(teacher) || p_T(tail(f_hat)))
            + extra_loss(batch)``, Adam, one-cycle; the teacher is the unsplit model's tail on the clean
-           split feature, ``extra_loss`` the XAI hook (``train.xai.make_xai_loss``).
+           split feature, ``extra_loss`` the XAI hook (``train.xai.make_xai_loss``), ``w_f`` the
+           feature weight (0.5 by default).
 
 The training link (``TrainLink``) draws a true BER per sample for the bit channel, tells
 the decoder an estimate off by up to ``2^ber_jitter`` either way, and loses each packet of
@@ -117,18 +118,21 @@ def distillation(logits, teacher_logits, temperature):
 
 
 class Stage2Step(nn.Module):
-    """``forward -> CE(tail(rebuilt)) + 0.5 MSE(rebuilt, feature) + kd KD + extra_loss(batch)``.
+    """``forward -> CE(tail(rebuilt)) + w_f MSE(rebuilt, feature) + kd KD + extra_loss(batch)``.
 
-    ``teacher`` is the unsplit model's frozen tail, run on the clean split feature.
+    ``teacher`` is the unsplit model's frozen tail, run on the clean split feature;
+    ``feature_weight`` (``w_f``) ties the rebuilt feature to the clean one (0: the task alone).
     """
 
-    def __init__(self, encoder, decoder, extra_loss=None, teacher=None, kd_weight=0.0, kd_temperature=4.0):
+    def __init__(self, encoder, decoder, extra_loss=None, teacher=None, kd_weight=0.0, kd_temperature=4.0,
+                 feature_weight=0.5):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.extra_loss = extra_loss
         self.teacher = teacher
         self.kd_weight, self.kd_temperature = kd_weight, kd_temperature
+        self.feature_weight = feature_weight
 
     def forward(self, images, labels, ber, channel):
         """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
@@ -136,7 +140,9 @@ class Stage2Step(nn.Module):
         values, erased = channel(self.encoder, out)
         rebuilt = received_feature(self.encoder, self.decoder, values, ber, erased)
         logits = self.decoder.tail(rebuilt)
-        loss = F.cross_entropy(logits, labels) + 0.5 * F.mse_loss(rebuilt, out.feature)
+        loss = F.cross_entropy(logits, labels)
+        if self.feature_weight > 0:
+            loss = loss + self.feature_weight * F.mse_loss(rebuilt, out.feature)
         if self.teacher is not None and self.kd_weight > 0:
             with torch.no_grad():
                 teacher_logits = self.teacher(out.feature)

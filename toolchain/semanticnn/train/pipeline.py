@@ -6,7 +6,7 @@ Two-stage Feature-augmentation Learning on top of a trained backbone:
            (skipped when ``base`` names a ``semanticnn-base`` checkpoint to reuse).
 * stage 1: the decoder as a denoising autoencoder on channel-corrupted codes,
            ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample.
-* stage 2: ``CE(tail(f_hat), y) + 0.5 MSE(f_hat, stem(x)) + kd_weight * KD + xai_weight * XAI``,
+* stage 2: ``CE(tail(f_hat), y) + feature_weight * MSE(f_hat, stem(x)) + kd_weight * KD + xai_weight * XAI``,
            the tail frozen (or fine-tuned with ``train_tail``); KD distils the unsplit model's
            logits on the clean split feature.
 
@@ -87,7 +87,8 @@ def _stage_run(name, config, ctx, modules, n_train):
     teacher = freeze_(copy.deepcopy(dec.tail)) if config.kd_weight > 0 else None
     opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage2, steps)
     start = 1.0 if config.epochs_stage1 == 0 or not config.stage1 else 0.3
-    step = engine.Stage2Step(enc, dec, extra, teacher, config.kd_weight, config.kd_temperature)
+    step = engine.Stage2Step(enc, dec, extra, teacher, config.kd_weight, config.kd_temperature,
+                             config.feature_weight)
     return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(step),
                            opt, sched, lambda: engine.codec_train_mode(enc, dec),
                            engine.sigma_schedule(enc, config.epochs_stage2, start, 0.1))
