@@ -22,6 +22,7 @@ __all__ = ["main", "export_main", "bench_main", "snn"]
 # interpreter, and `snn --version` starts fast.
 COMMANDS = {
     "train": ("semanticnn.train.cli", "train_cmd"),
+    "snapshot": ("semanticnn.train.cli", "snapshot_cmd"),
     "export": ("semanticnn.export.cli", "export_cmd"),
     "export-decoder": ("semanticnn.export.decoder_cli", "export_decoder_cmd"),
     "serve": ("semanticnn.edge.cli", "serve_cmd"),

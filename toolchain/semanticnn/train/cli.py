@@ -12,7 +12,7 @@ import click
 from semanticnn.cli_options import toolchain_options
 from semanticnn.train.config import TrainConfig, field_kind
 
-__all__ = ["train_cmd"]
+__all__ = ["train_cmd", "snapshot_cmd"]
 
 _HELP = {
     "backbone": "resnet8 (MCU-first) | resnet50 | mobilenetv2.",
@@ -68,3 +68,16 @@ def train_cmd(config_file, resume, **options):
                           resume=resume, **options)
     accs = ", ".join(f"BER {k}: {v:.3f}" for k, v in record["split_acc"].items())
     click.echo(f"base {record['base_test_acc']:.3f}; split {accs}; wrote {record['out']}")
+
+
+@click.command("snapshot")
+@toolchain_options
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder for encoder.pt and decoder.pt.")
+def snapshot_cmd(run_dir, out):
+    """Write a run's encoder.pt and decoder.pt as they stand after its last epoch (for snn eval mid-run)."""
+    from semanticnn.train.snapshot import snapshot
+
+    meta = snapshot(run_dir, out)
+    click.echo(f"{meta['stage']} epoch {meta['epoch']} of {run_dir}: wrote {out}/encoder.pt, {out}/decoder.pt")

@@ -38,22 +38,28 @@ from semanticnn.train.distributed import DistContext
 from semanticnn.train.loops import evaluate_base, evaluate_split, freeze_
 from semanticnn.train.state import STATE_NAME, check_finite, load_state, save_state, set_rng_state
 
-__all__ = ["run_training", "EVAL_BERS", "STAGES"]
+__all__ = ["run_training", "codec_modules", "save_codec", "EVAL_BERS", "STAGES"]
 
 EVAL_BERS = (0.0, 1e-2, 5e-2, 1e-1)
 STAGES = ("base", "stage1", "stage2")
 
 
-def _build_codec(config, base, classes):
+def codec_modules(config, classes):
+    """A fresh ``(SplitEncoder, SplitDecoder)`` of the shapes ``config`` names."""
     stem = split_channels(config.backbone)
     enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
                                       config.backbone, config.encoder_hidden, config.encoder_context,
                                       config.payload_code))
-    enc.stem.load_state_dict(base.stem.state_dict())
-    freeze_(enc.stem)
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
                                       config.backbone, config.hidden, classes, config.erasure_max > 0,
                                       config.posterior_input, config.refine_blocks, config.payload_code))
+    return enc, dec
+
+
+def _build_codec(config, base, classes):
+    enc, dec = codec_modules(config, classes)
+    enc.stem.load_state_dict(base.stem.state_dict())
+    freeze_(enc.stem)
     dec.tail.load_state_dict(base.tail.state_dict())
     freeze_(dec.tail)
     return enc, dec
@@ -112,7 +118,8 @@ def _metadata(record, config):
             "stage1": config.stage1, "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
-def _save_codec(out, encoder, decoder, metadata):
+def save_codec(out, encoder, decoder, metadata):
+    """Write ``out/encoder.pt`` and ``out/decoder.pt``, the decoder holding the encoder's centres."""
     decoder.centres.copy_(encoder.quantizer.centres().detach())
     save_encoder(out / "encoder.pt", encoder, metadata)
     save_decoder(out / "decoder.pt", decoder, metadata)
@@ -229,7 +236,7 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
             run.record[f"{stage}_split_acc"] = acc
             quiet(f"after {stage}: split accuracy {acc}")
             if ctx.is_main:
-                _save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
+                save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
             enc, dec = enc_cpu.to(ctx.device), dec_cpu.to(ctx.device)
     run.record["split_acc"] = run.record["stage2_split_acc"]
     run.record["centres"] = enc.cpu().centres().tolist()

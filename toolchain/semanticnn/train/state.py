@@ -21,7 +21,8 @@ from semanticnn.errors import CheckpointError, ConfigError, TrainingError
 from semanticnn.model.checkpoint import atomic_save
 from semanticnn.provenance import file_sha256
 
-__all__ = ["STATE_FORMAT", "STATE_NAME", "check_finite", "save_state", "load_state", "rng_state", "set_rng_state"]
+__all__ = ["STATE_FORMAT", "STATE_NAME", "check_finite", "save_state", "load_state", "read_state", "rng_state",
+           "set_rng_state"]
 
 STATE_FORMAT = "semanticnn-train-state"
 STATE_NAME = "train_state.pt"
@@ -75,17 +76,23 @@ def _same_base(key, saved, now):
     return Path(saved).is_file() and Path(now).is_file() and file_sha256(saved) == file_sha256(now)
 
 
-def load_state(out, config):
-    """The saved state of ``out`` for ``--resume``; ConfigError if absent or for another config."""
+def read_state(out, missing):
+    """The state saved in ``out``; ConfigError(``missing``) if there is none."""
     path = Path(out) / STATE_NAME
     if not path.is_file():
-        raise ConfigError(f"--resume: no {STATE_NAME} in {out} (start without --resume)")
+        raise ConfigError(missing)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         raise CheckpointError(f"{path} is not a readable torch checkpoint (delete it and start again)") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path} is not a {STATE_FORMAT} v{VERSION} file (delete it and start again)")
+    return state
+
+
+def load_state(out, config):
+    """The saved state of ``out`` for ``--resume``; ConfigError if absent or for another config."""
+    state = read_state(out, f"--resume: no {STATE_NAME} in {out} (start without --resume)")
     now = config.run_identity()
     saved = type(config).with_defaults(state["config"])
     diff = sorted(k for k in set(saved) | set(now)
