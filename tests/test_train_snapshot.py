@@ -65,3 +65,12 @@ def test_snapshot_names_a_folder_without_a_state_and_a_run_still_on_its_base(fol
                           f"{tmp_path / 'run'} is still training its base model (epoch 1): the codec starts "
                           "with stage 1, take the snapshot then")
     assert not (tmp_path / "snap").exists()
+
+
+def test_snapshot_keeps_out_of_the_runs_own_folder(folder, tmp_path):
+    run_training(**tiny_options(folder, tmp_path / "run"), log=lambda m: None)
+    before = (tmp_path / "run" / "encoder.pt").read_bytes()
+    assert_one_line_error(run_cli("snn", "snapshot", tmp_path / "run", "-o", tmp_path / "run" / "."),
+                          f"{tmp_path / 'run'} is the run's own folder, where its stages write encoder.pt and "
+                          "decoder.pt: pick another folder for the snapshot")
+    assert (tmp_path / "run" / "encoder.pt").read_bytes() == before

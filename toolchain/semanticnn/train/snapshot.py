@@ -30,6 +30,9 @@ def snapshot(run_dir, out):
         raise ConfigError(f"{run_dir} is still training its base model (epoch {state['epoch']}): "
                           "the codec starts with stage 1, take the snapshot then")
     out = Path(out)
+    if out.resolve() == Path(run_dir).resolve():
+        raise ConfigError(f"{out} is the run's own folder, where its stages write encoder.pt and decoder.pt: "
+                          "pick another folder for the snapshot")
     for name in ("encoder.pt", "decoder.pt"):
         check_output_file(out / name)
     config = TrainConfig(**TrainConfig.with_defaults(state["config"]))
