@@ -154,7 +154,8 @@ RUNS = {
     "no-ber-jitter": _on_24("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
                             "told-BER jitter in training"),
     "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
-    REPRO: Run("ablation", "the shipped configuration trained again (reproduction)", {}),
+    REPRO: Run("ablation", "the shipped configuration trained again (reproduction), on 2 CPU cores in "
+               "several legs, each continuing the last with --resume", {}),
     "c12-l4-48-repro": Run("ablation", "c12-l4-48 trained again (its reproduction), on 2 CPU cores, stopped at "
                            "stage-2 epoch 31 and continued with --resume", B10, versus="c12-l4-48"),
     "stage2-48": Run("ablation", "the c8-48 configuration trained again (its reproduction): 36 epochs of stage 2 "
