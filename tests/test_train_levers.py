@@ -101,7 +101,7 @@ def test_context_encoder_needs_a_hidden_width():
     from semanticnn.errors import ConfigError
     from semanticnn.train.config import make_config
 
-    with pytest.raises(ValueError, match="context_blocks needs conv_hidden"):
+    with pytest.raises(ValueError, match="context_blocks and conv_blocks need conv_hidden"):
         SplitEncoder(encoder_config(6, 2, context_blocks=1))
     with pytest.raises(ConfigError) as err:
         make_config(None, encoder_context=2, data=__file__)
@@ -191,3 +191,33 @@ def test_stage2_feature_weight_adds_exactly_its_share_of_the_feature_mse():
         rebuilt = received_feature(enc, dec, out.values, torch.zeros(4), None)
         assert torch.allclose(task, F.cross_entropy(dec.tail(rebuilt), labels))
         assert torch.allclose(tied - task, 0.5 * F.mse_loss(rebuilt, out.feature))
+
+
+def test_block_encoder_doubles_the_width_at_8x8_within_the_device_budget():
+    enc = SplitEncoder(encoder_config(6, 2, conv_hidden=32, conv_blocks=1)).eval()
+    convs = [m for m in enc.export_module().modules() if isinstance(m, torch.nn.Conv2d)][:-1]  # not the GDN's
+    assert [(c.kernel_size, c.stride, c.padding, c.out_channels) for c in convs] == [
+        ((3, 3), (1, 1), (1, 1), 16), ((2, 2), (2, 2), (0, 0), 32), ((3, 3), (2, 2), (1, 1), 64),
+        ((3, 3), (1, 1), (1, 1), 64), ((1, 1), (1, 1), (0, 0), 6)]
+    sizes = [32, 16, 8, 8, 8]  # each conv's output side
+    macs = sum(c.weight.numel() * s * s for c, s in zip(convs, sizes, strict=True))
+    weights = sum(c.weight.numel() for c in convs)
+    assert macs == 4_530_176 and macs < 5_000_000  # the issue's device budget: 5 M MACs,
+    assert weights == 58_160 and weights < 64 * 1024  # 64 KB of int8 weights
+    assert tuple(enc(torch.rand(2, 3, 32, 32)).indices.shape) == (2, 6, 8, 8)
+
+
+def test_block_and_context_layouts_exclude_each_other():
+    import pytest
+
+    from semanticnn.errors import ConfigError
+    from semanticnn.train.config import make_config
+
+    with pytest.raises(ValueError, match="two layouts"):
+        SplitEncoder(encoder_config(6, 2, conv_hidden=8, context_blocks=1, conv_blocks=1))
+    with pytest.raises(ConfigError) as err:
+        make_config(None, encoder_blocks=1, data=__file__)
+    assert str(err.value) == "--encoder-blocks needs --encoder-hidden N (half the blocks' width)"
+    with pytest.raises(ConfigError) as err:
+        make_config(None, encoder_hidden=8, encoder_blocks=1, encoder_context=1, data=__file__)
+    assert str(err.value) == "--encoder-blocks and --encoder-context are two device layouts: pass one"

@@ -107,6 +107,10 @@ RUNS = {
                             **S24},
                            lever="48 B: 3 context convs on the device when stage 2 trains for the task alone",
                            versus="c6-l2-task", has_lever=True),
+    "c6-l2-blk1": Run("frontier", "6 binary code channels, the device 64 wide at 8x8 with a 3x3 conv there "
+                      "(48 B payload)", {**B10, "code_channels": 6, "levels": 2, "encoder_blocks": 1, **S24},
+                      lever="48 B: a 3x3 stride-2 conv to 64 channels and a 3x3 conv at 8x8 on the device "
+                            "(4.5 M MACs, not 1.0 M)", versus="c6-l2", has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},

@@ -28,6 +28,8 @@ _HELP = {
     "encoder_hidden": "0: conv k4 s4 to the code (paper); N: two k2 s2 convs with N channels between.",
     "encoder_context": "3x3 convs at 8x8 (dilations 1, 2, 4, ...) before a 1x1 conv to the code, so each "
                        "symbol sees more of the image; needs --encoder-hidden.",
+    "encoder_blocks": "A 3x3 stride-2 conv to 8x8 at twice --encoder-hidden channels, then N 3x3 convs "
+                      "there, then a 1x1 conv to the code.",
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
     "feature_weight": "Weight of MSE(rebuilt, clean split feature) in stage 2 (0: the task loss alone).",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",
