@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import ROOT
@@ -15,9 +16,10 @@ from semanticnn.model.codec import SplitEncoder, encoder_config
 BIN = Path(sys.executable).parent
 
 
-def test_block_encoder_exports_and_runs_bit_exact_on_qemu(tmp_path):
+@pytest.mark.parametrize("blocks", [{"conv_blocks": 1}, {"ds_blocks": 2}], ids=["conv3x3", "depthwise-residual"])
+def test_block_encoder_exports_and_runs_bit_exact_on_qemu(tmp_path, blocks):
     torch.manual_seed(0)
-    enc = SplitEncoder(encoder_config(6, 2, conv_hidden=32, conv_blocks=1))
+    enc = SplitEncoder(encoder_config(6, 2, conv_hidden=32, **blocks))
     enc.stem.load_state_dict(load_base(ROOT / "models" / "base.pt").stem.state_dict())
     checkpoint = save_encoder(tmp_path / "encoder.pt", enc.eval())
     out = tmp_path / "qemu-m7"

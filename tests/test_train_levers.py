@@ -1,6 +1,7 @@
 """The training levers of issue 9: erasures, the told BER, distillation, the deeper encoder."""
 
 import numpy as np
+import pytest
 import torch
 
 from semanticnn.channel.bits import to_codewords
@@ -96,12 +97,11 @@ def test_context_encoder_widens_what_each_symbol_sees():
 
 
 def test_context_encoder_needs_a_hidden_width():
-    import pytest
 
     from semanticnn.errors import ConfigError
     from semanticnn.train.config import make_config
 
-    with pytest.raises(ValueError, match="context_blocks and conv_blocks need conv_hidden"):
+    with pytest.raises(ValueError, match="context_blocks, conv_blocks and ds_blocks need conv_hidden"):
         SplitEncoder(encoder_config(6, 2, context_blocks=1))
     with pytest.raises(ConfigError) as err:
         make_config(None, encoder_context=2, data=__file__)
@@ -207,9 +207,27 @@ def test_block_encoder_doubles_the_width_at_8x8_within_the_device_budget():
     assert tuple(enc(torch.rand(2, 3, 32, 32)).indices.shape) == (2, 6, 8, 8)
 
 
-def test_block_and_context_layouts_exclude_each_other():
-    import pytest
+@pytest.mark.parametrize(("blocks", "macs", "weights"), [
+    ({"ds_blocks": 6}, 3_964_928, 49_328),                   # 6 residual blocks in place of the 3x3 conv
+    ({"conv_blocks": 1, "ds_blocks": 1}, 4_829_184, 62_832),  # one after it
+])
+def test_depthwise_residual_blocks_stay_within_the_device_budget(blocks, macs, weights):
+    enc = SplitEncoder(encoder_config(6, 2, conv_hidden=32, **blocks)).eval()
+    convs = [m for m in enc.export_module().modules() if isinstance(m, torch.nn.Conv2d)][:-1]  # not the GDN's
+    side = {16: 32, 32: 16}  # output side by output width: 32x32 stem, 16x16 k2 s2, else 8x8
+    counted = sum(c.weight.numel() * side.get(c.out_channels, 8) ** 2 for c in convs)
+    assert (counted, sum(c.weight.numel() for c in convs)) == (macs, weights)
+    assert macs < 5_000_000 and weights < 64 * 1024  # the issue's device budget
+    depthwise = [c for c in convs if c.groups > 1]
+    assert [(c.groups, c.kernel_size) for c in depthwise] == [(64, (3, 3))] * blocks["ds_blocks"]
+    enc.conv[-2].pw.weight.data.zero_()  # a block with no pointwise weights is relu(x + bias)
+    enc.conv[-2].pw.bias.data.zero_()
+    x = torch.rand(2, 64, 8, 8) - 0.5
+    assert torch.equal(enc.conv[-2](x), torch.relu(x))
+    assert tuple(enc(torch.rand(2, 3, 32, 32)).indices.shape) == (2, 6, 8, 8)
 
+
+def test_block_and_context_layouts_exclude_each_other():
     from semanticnn.errors import ConfigError
     from semanticnn.train.config import make_config
 
@@ -221,3 +239,6 @@ def test_block_and_context_layouts_exclude_each_other():
     with pytest.raises(ConfigError) as err:
         make_config(None, encoder_hidden=8, encoder_blocks=1, encoder_context=1, data=__file__)
     assert str(err.value) == "--encoder-blocks and --encoder-context are two device layouts: pass one"
+    with pytest.raises(ConfigError) as err:
+        make_config(None, encoder_ds_blocks=2, data=__file__)
+    assert str(err.value) == "--encoder-ds-blocks needs --encoder-hidden N (half the blocks' width)"

@@ -13,7 +13,9 @@ Encoder (device), for an image ``x = pixel / 255`` [B, 3, 32, 32]:
       or GDN(conv_1x1(blk_n(...blk_1(relu(conv3x3_s2(relu(conv_k2s2(f))))))))
                                                   ``conv_blocks`` n > 0: the 3x3 stride-2 conv
                                                   doubles the width to 2N at 8x8, blk_i =
-                                                  relu(conv3x3, SAME) at 8x8 and 2N channels
+                                                  relu(conv3x3, SAME) at 8x8 and 2N channels;
+                                                  ``ds_blocks`` m > 0 then adds m depthwise-separable
+                                                  residual blocks (``layers.DepthwiseResidual``)
     p = PReLU(g)                                  per-channel slope a_c
     y = p / sqrt(mean(p^2))                       power norm over each sample's tensor
     y_hat, idx = SoftQuantizer(y)                 L sorted centres, idx in 0..L-1
@@ -40,7 +42,7 @@ from torch import nn
 
 from semanticnn.channel.bits import bits_per_symbol, codewords_to_bits, is_gray, to_codewords
 from semanticnn.model.backbone import build_backbone
-from semanticnn.model.layers import GDN, IGDN, BerGate, FrozenGDN, ber_feature
+from semanticnn.model.layers import GDN, IGDN, BerGate, DepthwiseResidual, FrozenGDN, ber_feature
 from semanticnn.model.quantizer import SoftQuantizer
 
 __all__ = [
@@ -52,7 +54,7 @@ UNKNOWN_BER = 1e-2  # the estimate a receiver tells the decoder when it knows no
 
 
 def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, backbone="resnet8",
-                   conv_hidden=0, context_blocks=0, payload_code="plain", conv_blocks=0):
+                   conv_hidden=0, context_blocks=0, payload_code="plain", conv_blocks=0, ds_blocks=0):
     """Return the encoder config dict (keys fixed by docs/design.md).
 
     ``conv_hidden`` 0 is the paper's single conv k4 s4; N > 0 is two k2 s2 convs with N
@@ -61,30 +63,35 @@ def encoder_config(code_channels=4, levels=8, mapping="gray", stem_channels=16, 
     channels at 8x8, dilations 1, 2, 4, ..., then a 1x1 conv to the code. A checkpoint
     without the key has none. ``conv_blocks`` (needs ``conv_hidden``, not with
     ``context_blocks``): a 3x3 stride-2 conv from 16x16 to 8x8 that doubles the width, then
-    that many 3x3 convs there, then a 1x1 conv to the code. ``payload_code``: the payload
-    layout (``channel.payload``); a checkpoint without either key has the default.
+    that many 3x3 convs there, then a 1x1 conv to the code. ``ds_blocks`` (the same layout):
+    that many depthwise-separable residual blocks after the 3x3 convs, before the 1x1 conv.
+    ``payload_code``: the payload layout (``channel.payload``); a checkpoint without one of
+    these keys has its default.
     """
     return {
         "backbone": backbone, "input_shape": [3, 32, 32], "stem_channels": stem_channels,
         "code_channels": code_channels, "levels": levels, "mapping": mapping, "conv_hidden": conv_hidden,
         "context_blocks": context_blocks, "payload_code": payload_code, "conv_blocks": conv_blocks,
+        "ds_blocks": ds_blocks,
     }
 
 
-def code_convs(stem_channels, code_channels, conv_hidden=0, context_blocks=0, conv_blocks=0):
+def code_convs(stem_channels, code_channels, conv_hidden=0, context_blocks=0, conv_blocks=0, ds_blocks=0):
     """The device's convs from the split feature to the code, before the GDN (8x8 out)."""
     s, c, h = stem_channels, code_channels, conv_hidden
+    blocks = conv_blocks or ds_blocks
     if not h:
-        if context_blocks or conv_blocks:
-            raise ValueError("context_blocks and conv_blocks need conv_hidden > 0")
+        if context_blocks or blocks:
+            raise ValueError("context_blocks, conv_blocks and ds_blocks need conv_hidden > 0")
         return nn.Conv2d(s, c, kernel_size=4, stride=4)
-    if context_blocks and conv_blocks:
-        raise ValueError("context_blocks and conv_blocks are two layouts: use one")
+    if context_blocks and blocks:
+        raise ValueError("context_blocks and conv_blocks/ds_blocks are two layouts: use one")
     layers = [nn.Conv2d(s, h, 2, stride=2), nn.ReLU()]
-    if conv_blocks:
+    if blocks:
         layers += [nn.Conv2d(h, 2 * h, 3, stride=2, padding=1), nn.ReLU()]
         for _ in range(conv_blocks):
             layers += [nn.Conv2d(2 * h, 2 * h, 3, padding=1), nn.ReLU()]
+        layers += [DepthwiseResidual(2 * h) for _ in range(ds_blocks)]
         return nn.Sequential(*layers, nn.Conv2d(2 * h, c, 1))
     if not context_blocks:
         return nn.Sequential(*layers, nn.Conv2d(h, c, 2, stride=2))
@@ -173,7 +180,7 @@ class SplitEncoder(nn.Module):
         s, c = config["stem_channels"], config["code_channels"]
         self.stem = build_backbone(config["backbone"], s).stem
         self.conv = code_convs(s, c, config.get("conv_hidden", 0), config.get("context_blocks", 0),
-                               config.get("conv_blocks", 0))
+                               config.get("conv_blocks", 0), config.get("ds_blocks", 0))
         self.gdn = GDN(c)
         self.prelu = nn.PReLU(c, init=0.25)
         self.quantizer = SoftQuantizer(config["levels"])

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GDN", "IGDN", "BerGate", "ber_feature"]
+__all__ = ["GDN", "IGDN", "BerGate", "DepthwiseResidual", "ber_feature"]
 
 _PEDESTAL = 2.0 ** -18
 
@@ -123,3 +123,29 @@ class BerGate(nn.Module):
         a = torch.sigmoid(self.mlp(s))[:, :, None, None]
         b = self.shift(ber_feat)[:, :, None, None]
         return x * a + b
+
+
+class DepthwiseResidual(nn.Module):
+    """Depthwise-separable residual block, width kept: ``y = relu(x + pw_1x1(relu(dw_3x3(x))))``.
+
+    ``dw_3x3`` is one 3x3 filter a channel (SAME padding), ``pw_1x1`` mixes the channels.
+    At 8x8 and 64 channels it costs 64 * 9 * 64 + 64 * 64 * 64 = 299,008 MACs, an eighth of
+    a full 3x3 conv, and converts to int8 TFLite as DEPTHWISE_CONV_2D, CONV_2D, ADD. The
+    quantizer fuses only ``torch.add`` followed by an ``nn.ReLU`` module, hence no ``+``
+    or ``F.relu`` here: they would leave the ADD in float. ``pw`` starts at zero, so a
+    new block passes its (non-negative) input through unchanged (zero-init residuals, Goyal
+    et al. 2017): stacking blocks does not blow up the activations at the start of training.
+    """
+
+    def __init__(self, channels):
+        super().__init__()
+        self.dw = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        self.dw_relu = nn.ReLU()
+        self.pw = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.pw.weight)
+        nn.init.zeros_(self.pw.bias)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        """``relu(x + pw(relu(dw(x))))``."""
+        return self.relu(torch.add(x, self.pw(self.dw_relu(self.dw(x)))))

@@ -30,6 +30,8 @@ _HELP = {
                        "symbol sees more of the image; needs --encoder-hidden.",
     "encoder_blocks": "A 3x3 stride-2 conv to 8x8 at twice --encoder-hidden channels, then N 3x3 convs "
                       "there, then a 1x1 conv to the code.",
+    "encoder_ds_blocks": "The --encoder-blocks layout with N depthwise-separable residual blocks "
+                         "(dw 3x3, ReLU, 1x1, add, ReLU) after its 3x3 convs.",
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
     "feature_weight": "Weight of MSE(rebuilt, clean split feature) in stage 2 (0: the task loss alone).",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",

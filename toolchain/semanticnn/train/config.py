@@ -61,6 +61,7 @@ class TrainConfig:
     encoder_hidden: int = 0          # 0: conv k4 s4 to the code; N: two k2 s2 convs, N channels between
     encoder_context: int = 0         # 3x3 convs (dilations 1, 2, 4..) at 8x8 on the device; needs encoder_hidden
     encoder_blocks: int = 0          # 3x3 s2 conv to 8x8 at 2x encoder_hidden, then N 3x3 convs there
+    encoder_ds_blocks: int = 0       # the same layout, then N depthwise-separable residual blocks
     kd_weight: float = 0.0           # stage 2 distillation from the unsplit logits (0 = off)
     kd_temperature: float = 4.0
     feature_weight: float = 0.5      # stage 2: weight of MSE(rebuilt, clean split feature); 0 = the task alone
@@ -177,15 +178,17 @@ def validate(config):
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
     for name in ("xai_weight", "kd_weight", "feature_weight", "ber_jitter", "encoder_hidden", "encoder_context",
-                 "encoder_blocks", "refine_blocks"):
+                 "encoder_blocks", "encoder_ds_blocks", "refine_blocks"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
     if config.encoder_context and not config.encoder_hidden:
         raise ConfigError("--encoder-context needs --encoder-hidden N (the context convs' width)")
-    if config.encoder_blocks and not config.encoder_hidden:
-        raise ConfigError("--encoder-blocks needs --encoder-hidden N (half the blocks' width)")
-    if config.encoder_blocks and config.encoder_context:
-        raise ConfigError("--encoder-blocks and --encoder-context are two device layouts: pass one")
+    for name in ("encoder_blocks", "encoder_ds_blocks"):
+        flag = "--" + name.replace("_", "-")
+        if getattr(config, name) and not config.encoder_hidden:
+            raise ConfigError(f"{flag} needs --encoder-hidden N (half the blocks' width)")
+        if getattr(config, name) and config.encoder_context:
+            raise ConfigError(f"{flag} and --encoder-context are two device layouts: pass one")
     for name in ("lr_base", "lr_stage1", "lr_stage2"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")

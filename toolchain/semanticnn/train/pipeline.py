@@ -49,7 +49,8 @@ def codec_modules(config, classes):
     stem = split_channels(config.backbone)
     enc = SplitEncoder(encoder_config(config.code_channels, config.levels, config.mapping, stem,
                                       config.backbone, config.encoder_hidden, config.encoder_context,
-                                      config.payload_code, config.encoder_blocks))
+                                      config.payload_code, config.encoder_blocks,
+                                      config.encoder_ds_blocks))
     dec = SplitDecoder(decoder_config(config.code_channels, config.levels, config.mapping, stem,
                                       config.backbone, config.hidden, classes, config.erasure_max > 0,
                                       config.posterior_input, config.refine_blocks, config.payload_code))
