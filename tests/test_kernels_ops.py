@@ -11,9 +11,10 @@ import shutil
 import numpy as np
 import pytest
 
-from kernel_models import RELU_N1_TO_1, elementwise_model, extreme_inputs, spatial_model
+from kernel_models import RELU, RELU_N1_TO_1, elementwise_model, extreme_inputs, spatial_model
 from semanticnn.errors import ExportError
 from semanticnn.export import checks
+from semanticnn.export.add_codegen import add_tables, is_flat_add
 from semanticnn.export.host_check import run_generated_model
 from semanticnn.export.kernel_plan import SUPPORTED_OPS, plan_graph
 from semanticnn.export.tflite_graph import read_graph
@@ -142,3 +143,69 @@ def test_broadcasting_mul_keeps_the_generic_kernel():
     code = render_model(plan_graph(read_graph(elementwise_model())), source="test")["model/model.c"]
     assert "layer4_run(" in code  # hs * b: same shapes
     assert "snn_mul_const_s8(&layer11," in code  # r * a [16] constant: broadcast
+
+
+def _same_shape_add_model(op, out_scale, out_zero_point, act):
+    """``x ± leaky_relu(x)``: an ADD or SUB of two run-time tensors of the output's shape."""
+    m = ModelBuilder(seed=6)
+    x = m.act((1, 4, 4, 8), 0.05, -5)
+    other = m.act((1, 4, 4, 8), 0.045, 10)
+    m.op("LEAKY_RELU", [x], [other], alpha=0.2)
+    out = m.act((1, 4, 4, 8), out_scale, out_zero_point)
+    m.op(op, [x, other], [out], fusedActivationFunction=act)
+    return m.build([x], [out])
+
+
+def _mbqm(v, q, shift):
+    """TFLM's MultiplyByQuantizedMultiplier on a Python int (reference_ops' definition)."""
+    v <<= max(shift, 0)
+    prod = v * q
+    high = int((prod + ((1 << 30) if prod >= 0 else 1 - (1 << 30))) / (1 << 31))  # truncates toward 0
+    right = max(-shift, 0)
+    mask = (1 << right) - 1
+    return (high >> right) + ((high & mask) > (mask >> 1) + (high < 0))
+
+
+def _requant_sum(p, total):
+    r = _mbqm(total, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
+    return min(max(r, p["act_min"]), p["act_max"])
+
+
+def _tflm_add_one(p, x, y):
+    """TFLM's general int8 ADD (or SUB) of one pair."""
+    a = _mbqm((x + p["input1_offset"]) << p["left_shift"], p["input1_multiplier"], p["input1_shift"])
+    b = _mbqm((y + p["input2_offset"]) << p["left_shift"], p["input2_multiplier"], p["input2_shift"])
+    return _requant_sum(p, a + p["sign2"] * b)
+
+
+ADD_CASES = [
+    ("ADD", "fast_floor", 0.06, -128, 0),  # clamp floor = output zero point
+    ("ADD", "fast", 0.06, 3, 0),
+    ("SUB", "fast_floor", 0.05, -20, RELU),
+    ("ADD", "exact", 1.3e-7, 0, 0),  # 2 * 0.05 / (2^20 * 1.3e-7) = 0.73: shift 0, no right shift
+]
+
+
+@pytest.mark.parametrize(("op", "requant", "out_scale", "out_zero_point", "act"), ADD_CASES)
+def test_add_tables_match_tflm_on_every_int8_pair(op, requant, out_scale, out_zero_point, act):
+    layer = plan_graph(read_graph(_same_shape_add_model(op, out_scale, out_zero_point, act))).layers[1]
+    assert is_flat_add(layer)
+    p = layer.params
+    table1, table2 = add_tables(p)
+    pairs = [(x, y) for x in range(-128, 128) for y in range(-128, 128)]
+    want = [_tflm_add_one(p, x, y) for x, y in pairs]
+    assert [_requant_sum(p, int(table1[x + 128] + table2[y + 128])) for x, y in pairs] == want
+    assert len(set(want)) > 2  # not one clamp everywhere
+
+
+@pytest.mark.parametrize(("op", "requant", "out_scale", "out_zero_point", "act"), ADD_CASES)
+def test_same_shape_add_is_one_flat_loop_bit_exact(op, requant, out_scale, out_zero_point, act):
+    model = _same_shape_add_model(op, out_scale, out_zero_point, act)
+    files = render_model(plan_graph(read_graph(model)), source="test")
+    code = files["model/model.c"]
+    assert f"snn_requant_{requant}(t1[in1[i]] + t2[in2[i]], &layer1_requant)" in code
+    assert "for (int32_t i = 0; i < 128; ++i)" in code and "snn_add_s8(&layer1" not in code
+    inputs = extreme_inputs((4, 4, 8), SAMPLES, seed=9)
+    ref = checks.tflm_outputs(model, inputs)
+    got = run_generated_model(files, inputs.reshape(SAMPLES, -1), ref[0].size)
+    np.testing.assert_array_equal(got, ref.reshape(SAMPLES, -1))

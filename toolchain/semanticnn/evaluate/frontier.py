@@ -111,6 +111,27 @@ RUNS = {
                       "(48 B payload)", {**B10, "code_channels": 6, "levels": 2, "encoder_blocks": 1, **S24},
                       lever="48 B: a 3x3 stride-2 conv to 64 channels and a 3x3 conv at 8x8 on the device "
                             "(4.5 M MACs, not 1.0 M)", versus="c6-l2", has_lever=True),
+    "c6-l2-blk1-ds1": Run("frontier", "6 binary code channels, the 3x3 device blocks and a depthwise-separable "
+                          "residual block at 8x8 (48 B payload)",
+                          {**B10, "code_channels": 6, "levels": 2, "encoder_blocks": 1, "encoder_ds_blocks": 1, **S24},
+                          lever="48 B: a depthwise-separable residual block after the device's 3x3 conv at 8x8 "
+                                "(4.8 M MACs, not 4.5 M)", versus="c6-l2-blk1", has_lever=True),
+    "c6-l2-blk1-b05": Run("frontier", "6 binary code channels, the 3x3 device blocks, trained on BER up to 5e-2 "
+                          "(48 B payload)",
+                          {"ber_max": 0.05, "code_channels": 6, "levels": 2, "encoder_blocks": 1, **S24},
+                          lever="48 B with the 3x3 device blocks: training BER up to 5e-2, not 1e-1",
+                          versus="c6-l2-blk1", has_lever=True),
+    "c6-l2-ds6": Run("frontier", "6 binary code channels, 6 depthwise-separable residual blocks at 8x8 on the "
+                     "device (48 B payload)",
+                     {**B10, "code_channels": 6, "levels": 2, "encoder_ds_blocks": 6, **S24},
+                     lever="48 B: six depthwise-separable residual blocks at 8x8 instead of one 3x3 conv "
+                           "(4.0 M MACs, not 4.5 M)", versus="c6-l2-blk1", has_lever=True),
+    "c12-l4-b05-ds6": Run("frontier", "12 code channels, L = 4, 6 depthwise-separable residual blocks at 8x8 on "
+                          "the device, stage 1 of 4 epochs, stage 2 of 24 (192 B payload)",
+                          {"encoder_ds_blocks": 6, "epochs_stage1": 4, **S24},
+                          lever="192 B: the 3x3 stride-2 conv and six depthwise-separable residual blocks on the "
+                                "device (4.0 M MACs, not 1.0 M), stage 1 of 4 epochs, on half the shipped stage 2",
+                          has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},

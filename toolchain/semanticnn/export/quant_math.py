@@ -7,13 +7,18 @@ reference kernels' definitions exactly:
   ``[2**30, 2**31)``; ``q = round_half_away(frexp(m).mantissa * 2**31)``.
 - activation range of a fused activation: ``[max(-128, zp + round(lo / s)), min(127, zp + round(hi / s))]``.
 - SAME padding: ``pad = max(0, (out - 1) * stride + (k - 1) * dilation + 1 - in) // 2``.
+- ``multiply_by_quantized_multiplier(x, q, shift)``: ``x * 2**max(shift, 0)`` (int32), its
+  saturating rounding doubling high product with ``q`` (``(x q + nudge) / 2**31``, the nudge
+  ``2**30`` or ``1 - 2**30`` by the product's sign, truncated), then divided by
+  ``2**max(-shift, 0)`` rounding half away from zero.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["quantize_multiplier", "activation_range", "conv_output_size", "same_padding"]
+__all__ = ["quantize_multiplier", "multiply_by_quantized_multiplier", "activation_range", "conv_output_size",
+           "same_padding"]
 
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -34,6 +39,19 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     return q, shift
+
+
+def multiply_by_quantized_multiplier(x, multiplier: int, shift: int) -> np.ndarray:
+    """The reference kernels' requantisation of int32 ``x`` (array), exactly as the C computes it."""
+    left, right = max(shift, 0), max(-shift, 0)
+    scaled = ((np.asarray(x, np.int64) << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap
+    product = scaled * int(multiplier)
+    nudged = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.sign(nudged) * (np.abs(nudged) >> 31)  # C's division truncates toward zero
+    high = np.where((scaled == -(1 << 31)) & (multiplier == -(1 << 31)), (1 << 31) - 1, high)
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + ((high & mask) > threshold)
 
 
 def activation_range(fused: int, scale: float, zero_point: int) -> tuple[int, int]:

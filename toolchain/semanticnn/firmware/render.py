@@ -82,12 +82,10 @@ def _specialised_layer(plan, pos, layer, dsp, input_in_arena):
     )
 
 
-def _flat_mul_layer(plan, layer, input_in_arena):
-    """A same-shape MUL emitted as its own flat loop (mul_codegen)."""
-    from semanticnn.export.mul_codegen import mul_code
-
+def _flat_layer(plan, layer, input_in_arena, emit):
+    """A same-shape MUL, ADD or SUB emitted as its own flat loop by ``emit`` (mul_codegen, add_codegen)."""
     cname = f"layer{layer.index}"
-    code = mul_code(layer, cname, _summary(layer))
+    code = emit(layer, cname, _summary(layer))
     tensors = [*layer.inputs, layer.output]
     return dict(
         index=layer.index, op=layer.op, kind=layer.kind, code=code["code"], call=code["call"], cname=cname,
@@ -97,15 +95,18 @@ def _flat_mul_layer(plan, layer, input_in_arena):
 
 
 def _layer_context(plan, pos, layer, dsp, input_in_arena):
+    from semanticnn.export.add_codegen import add_code, is_flat_add
     from semanticnn.export.dwconv_codegen import dwconv2d_layer
-    from semanticnn.export.mul_codegen import is_flat_mul
+    from semanticnn.export.mul_codegen import is_flat_mul, mul_code
 
     if layer.kind == "conv2d":
         return _specialised_layer(plan, pos, layer, dsp, input_in_arena)
     if layer.kind == "depthwise_conv2d":
         return dwconv2d_layer(plan, layer, dsp, input_in_arena)
     if is_flat_mul(layer):
-        return _flat_mul_layer(plan, layer, input_in_arena)
+        return _flat_layer(plan, layer, input_in_arena, mul_code)
+    if is_flat_add(layer):
+        return _flat_layer(plan, layer, input_in_arena, add_code)
     return _generic_layer(plan, pos, layer, input_in_arena)
 
 
