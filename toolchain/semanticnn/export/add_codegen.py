@@ -12,8 +12,8 @@ Broadcasting ADDs, and ADDs of a constant, keep the generic kernel (snn_add_s8 i
 
 import numpy as np
 
-from semanticnn.export.conv_codegen import FAST_ACC_LIMIT
-from semanticnn.export.layer import broadcast_strides
+from semanticnn.export.conv_codegen import flat_requant
+from semanticnn.export.layer import is_flat_binary
 from semanticnn.export.quant_math import multiply_by_quantized_multiplier
 from semanticnn.firmware.render import c_array_lines, render_template
 
@@ -24,11 +24,7 @@ INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
 
 def is_flat_add(layer) -> bool:
     """An ADD or SUB of two run-time tensors that each read element ``i`` for output element ``i``."""
-    if layer.kind != "add":
-        return False
-    out_shape = [int(v) for v in layer.arrays["out_shape"][1]]
-    flat = broadcast_strides(None, out_shape, out_shape)
-    return all([int(v) for v in layer.arrays[name][1]] == flat for name in ("in1_strides", "in2_strides"))
+    return is_flat_binary(layer, "add")
 
 
 def add_tables(p) -> tuple[np.ndarray, np.ndarray]:
@@ -40,22 +36,12 @@ def add_tables(p) -> tuple[np.ndarray, np.ndarray]:
     return rescaled(1), p["sign2"] * rescaled(2)
 
 
-def _requant(p, bound):
-    """(path, right-or-TFLite shift, round constant, table scale)."""
-    shift, zp = p["output_shift"], p["output_offset"]
-    if -31 <= shift <= -1 and bound < FAST_ACC_LIMIT:
-        right = -shift
-        round_ = (1 << (right - 1)) + (zp << right)
-        if abs(round_) < FAST_ACC_LIMIT:
-            return ("fast_floor" if p["act_min"] >= zp else "fast"), right, round_, 2
-    return "exact", shift, zp, 1
-
-
 def add_code(layer, cname: str, summary: str) -> dict:
     """``{"code": C text, "call": function name}`` for one same-shape ADD or SUB layer."""
     p = layer.params
     table1, table2 = add_tables(p)
-    requant, shift, round_, scale = _requant(p, int(np.abs(table1).max() + np.abs(table2).max()))
+    bound = int(np.abs(table1).max() + np.abs(table2).max())
+    requant, shift, round_, scale = flat_requant(p["output_shift"], p["output_offset"], p["act_min"], bound)
     saturate = (p["act_min"], p["act_max"]) == (-128, 127)
     clamp = ("snn_sat_s8(", ")") if saturate else ("snn_clamp_s8(", f", {p['act_min']}, {p['act_max']})")
     context = dict(

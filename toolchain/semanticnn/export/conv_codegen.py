@@ -19,11 +19,28 @@ import numpy as np
 
 from semanticnn.firmware.render import c_array_lines, render_template
 
-__all__ = ["conv2d_code", "conv2d_scratch_bytes", "fold_bias", "inside_range", "pack_weights", "k_padded"]
+__all__ = ["conv2d_code", "conv2d_scratch_bytes", "fold_bias", "inside_range", "pack_weights", "k_padded",
+           "flat_requant"]
 
 REQUANT_ROW_BYTES = 16  # sizeof(snn_requant_t): bias, multiplier, shift, round
 FAST_ACC_LIMIT = 1 << 30  # |acc| below this: 2 * acc fits int32, as SMMULR needs
 MAX_UNROLL = 32  # inner-loop iterations GCC may unroll fully
+
+
+def flat_requant(shift, zero_point, act_min, bound):
+    """The requantisation of a flat element-wise loop (mul_codegen, add_codegen) whose value is at most ``bound``.
+
+    Returns (path, right-or-TFLite shift, round constant, scale of the value): ``fast``
+    (``fast_floor`` when the clamp floor is at or above the zero point) with the value doubled
+    and the zero point in the rounding constant, for a right shift of a value below 2^30;
+    else ``exact``, with the TFLite shift and the zero point.
+    """
+    if -31 <= shift <= -1 and bound < FAST_ACC_LIMIT:
+        right = -shift
+        round_ = (1 << (right - 1)) + (zero_point << right)
+        if abs(round_) < FAST_ACC_LIMIT:
+            return ("fast_floor" if act_min >= zero_point else "fast"), right, round_, 2
+    return "exact", shift, zero_point, 1
 
 
 def k_padded(k: int) -> int:

@@ -6,7 +6,8 @@ import numpy as np
 
 from semanticnn.errors import ExportError
 
-__all__ = ["MAX_DIMS", "Layer", "unsupported", "nhwc", "shape4", "broadcast_strides", "constant", "per_tensor_int8"]
+__all__ = ["MAX_DIMS", "Layer", "unsupported", "nhwc", "shape4", "broadcast_strides", "is_flat_binary", "constant",
+           "per_tensor_int8"]
 
 MAX_DIMS = 4
 
@@ -59,6 +60,16 @@ def broadcast_strides(op, in_shape, out_shape) -> list:
         strides[d] = step if src[d] == dst[d] and dst[d] != 1 else 0
         step *= src[d]
     return strides
+
+
+
+def is_flat_binary(layer, kind) -> bool:
+    """A ``kind`` layer of two run-time tensors that each read element ``i`` for output element ``i``."""
+    if layer.kind != kind:
+        return False
+    out_shape = [int(v) for v in layer.arrays["out_shape"][1]]
+    flat = broadcast_strides(None, out_shape, out_shape)
+    return all([int(v) for v in layer.arrays[name][1]] == flat for name in ("in1_strides", "in2_strides"))
 
 
 def constant(graph, op, position: int, what: str) -> np.ndarray:

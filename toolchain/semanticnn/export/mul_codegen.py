@@ -11,8 +11,8 @@ the same when the clamp floor is at or above the output zero point; else ``exact
 Broadcasting MULs keep the generic kernel (snn_mul_s8 in kernels.c).
 """
 
-from semanticnn.export.conv_codegen import FAST_ACC_LIMIT
-from semanticnn.export.layer import broadcast_strides
+from semanticnn.export.conv_codegen import flat_requant
+from semanticnn.export.layer import is_flat_binary
 from semanticnn.firmware.render import render_template
 
 __all__ = ["is_flat_mul", "mul_code"]
@@ -20,11 +20,7 @@ __all__ = ["is_flat_mul", "mul_code"]
 
 def is_flat_mul(layer) -> bool:
     """A MUL of two run-time tensors that each read element ``i`` for output element ``i``."""
-    if layer.kind != "mul":
-        return False
-    out_shape = [int(v) for v in layer.arrays["out_shape"][1]]
-    flat = broadcast_strides(None, out_shape, out_shape)
-    return all([int(v) for v in layer.arrays[name][1]] == flat for name in ("in1_strides", "in2_strides"))
+    return is_flat_binary(layer, "mul")
 
 
 def _product_bound(p) -> int:
@@ -33,21 +29,11 @@ def _product_bound(p) -> int:
     return span1 * span2
 
 
-def _requant(p):
-    """(path, right-or-TFLite shift, round constant, first-operand scale)."""
-    shift, zp = p["shift"], p["output_offset"]
-    if -31 <= shift <= -1 and 2 * _product_bound(p) < FAST_ACC_LIMIT:
-        right = -shift
-        round_ = (1 << (right - 1)) + (zp << right)
-        if abs(round_) < FAST_ACC_LIMIT:
-            return ("fast_floor" if p["act_min"] >= zp else "fast"), right, round_, 2
-    return "exact", shift, zp, 1
-
-
 def mul_code(layer, cname: str, summary: str) -> dict:
     """``{"code": C text, "call": function name}`` for one same-shape MUL layer."""
     p = layer.params
-    requant, shift, round_, scale = _requant(p)
+    # 2x the bound: the mul path checked twice the product against 2^30 (the doubled operand)
+    requant, shift, round_, scale = flat_requant(p["shift"], p["output_offset"], p["act_min"], 2 * _product_bound(p))
     saturate = (p["act_min"], p["act_max"]) == (-128, 127)
     clamp = ("snn_sat_s8(", ")") if saturate else ("snn_clamp_s8(", f", {p['act_min']}, {p['act_max']})")
     context = dict(
