@@ -152,7 +152,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="snn-engine-") as tmp:
-        models = {"shipped encoder (models/encoder.pt)": ROOT / "models" / "encoder.pt"}
+        models = {"shipped encoder (models/encoder.pt)": ROOT / "models" / "encoder.pt",
+                  "48 B encoder, 3x3 blocks + depthwise residual (c6-l2-blk1-ds1)":
+                      ROOT / "models" / "runs" / "c6-l2-blk1-ds1" / "encoder.pt",
+                  "48 B encoder, 6 depthwise residual blocks (c6-l2-ds6)":
+                      ROOT / "models" / "runs" / "c6-l2-ds6" / "encoder.pt"}
         for name, make in MATRIX.items():
             path = Path(tmp) / f"{len(models)}.tflite"
             path.write_bytes(make())

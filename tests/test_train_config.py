@@ -77,6 +77,18 @@ def test_mcu_config_is_the_192_byte_model():
     assert config.code_channels * 8 * 8 * 2 // 8 == 192
 
 
+def test_lora_config_is_the_48_byte_frontier_run():
+    from semanticnn.channel.payload import PayloadLayout
+    from semanticnn.evaluate.frontier import RUNS, _run_config
+
+    config = make_config(CONFIGS / "lora-48b.toml")
+    assert PayloadLayout(config.code_channels * 64, config.levels, config.payload_code).n_bytes == 48
+    assert (config.encoder_blocks, config.encoder_ds_blocks) == (1, 1)
+    blk1 = _run_config("c6-l2-blk1").run_identity()  # the same run but for the residual block
+    assert {k: v for k, v in config.run_identity().items() if blk1[k] != v} == {"encoder_ds_blocks": 1}
+    assert RUNS["c6-l2-blk1-ds1"].config == "lora-48b.toml"
+
+
 def test_tinyimagenet_config_names_its_missing_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # a home without ~/datasets, whatever this machine holds
     with pytest.raises(ConfigError) as err:

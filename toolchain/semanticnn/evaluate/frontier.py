@@ -113,7 +113,7 @@ RUNS = {
                             "(4.5 M MACs, not 1.0 M)", versus="c6-l2", has_lever=True),
     "c6-l2-blk1-ds1": Run("frontier", "6 binary code channels, the 3x3 device blocks and a depthwise-separable "
                           "residual block at 8x8 (48 B payload)",
-                          {**B10, "code_channels": 6, "levels": 2, "encoder_blocks": 1, "encoder_ds_blocks": 1, **S24},
+                          {}, config="lora-48b.toml",
                           lever="48 B: a depthwise-separable residual block after the device's 3x3 conv at 8x8 "
                                 "(4.8 M MACs, not 4.5 M)", versus="c6-l2-blk1", has_lever=True),
     "c6-l2-blk1-b05": Run("frontier", "6 binary code channels, the 3x3 device blocks, trained on BER up to 5e-2 "
