@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc
 MODELS = {"spatial": spatial_model, "elementwise": elementwise_model}
 SAMPLES = 12
 KINDS = {
-    "spatial": ["conv2d", "conv2d", "conv2d", "depthwise_conv2d", "pad", "depthwise_conv2d", "depthwise_conv2d",
+    "spatial": ["conv2d", "conv2d", "conv2d", "depthwise_conv2d", "depthwise_conv2d", "depthwise_conv2d",  # PAD folded
                 "conv2d", "avg_pool", "max_pool", "mean", "add", "fully_connected", "fully_connected"],
     "elementwise": ["table", "table", "mean", "add_const", "mul", "add", "add_const", "prelu", "add", "concat",
                     "copy", "mul_const", "pad"],
@@ -43,7 +43,7 @@ def case(request):
 
 def test_plan_uses_every_kernel(case):
     name, model, _, _ = case
-    assert [layer.kind for layer in plan_graph(read_graph(model)).layers] == KINDS[name]
+    assert [layer.kind for layer in plan_graph(read_graph(model), fold_pads=True).layers] == KINDS[name]
 
 
 def test_reference_interpreters_agree_on_elementwise_ops():
@@ -62,7 +62,7 @@ def test_outputs_are_not_saturated(case):
 
 def test_generated_c_bit_exact_on_host(case):
     _, model, inputs, ref = case
-    files = render_model(plan_graph(read_graph(model)), source="test")
+    files = render_model(plan_graph(read_graph(model), fold_pads=True), source="test")
     got = run_generated_model(files, inputs.reshape(SAMPLES, -1), ref[0].size)
     np.testing.assert_array_equal(got, ref.reshape(SAMPLES, -1))
 
@@ -208,3 +208,37 @@ def test_same_shape_add_is_one_flat_loop_bit_exact(op, requant, out_scale, out_z
     code = _flat_loop_code_bit_exact(_same_shape_add_model(op, out_scale, out_zero_point, act))
     assert f"snn_requant_{requant}(t1[in1[i]] + t2[in2[i]], &layer1_requant)" in code
     assert "snn_add_s8(&layer1" not in code
+
+
+def _pad_then_conv_model(pad_value):
+    """PAD by one row and column each side of a 16x16x8 input, then a 3x3 stride-2 VALID conv to 8x8x16.
+
+    This is how litert-torch converts PyTorch's ``Conv2d(k=3, stride=2, padding=1)`` on an
+    even input. ``pad_value`` None is PAD (the zero point), else PADV2 with that value.
+    """
+    m = ModelBuilder(seed=11)
+    x = m.act((1, 16, 16, 8), 0.04, -7)
+    p = m.act((1, 18, 18, 8), 0.04, -7)
+    pads = m.const_int32([[0, 0], [1, 1], [1, 1], [0, 0]])
+    if pad_value is None:
+        m.op("PAD", [x, pads], [p])
+    else:
+        m.op("PADV2", [x, pads, m.tensor((), 0.04, -7, np.array(pad_value), np.int8)], [p])
+    y, _ = m.conv(p, 0.04, 16, 3, stride=2, same=False, act=RELU)
+    return m.build([x], [y])
+
+
+@pytest.mark.parametrize(("pad_value", "kinds"), [(None, ["conv2d"]), (-7, ["conv2d"]), (5, ["pad", "conv2d"])])
+def test_a_pad_by_the_zero_point_folds_into_the_conv_that_reads_it(pad_value, kinds):
+    model = _pad_then_conv_model(pad_value)
+    plan = plan_graph(read_graph(model), fold_pads=True)
+    assert [layer.kind for layer in plan.layers] == kinds
+    assert [layer.kind for layer in plan_graph(read_graph(model)).layers] == ["pad", "conv2d"]  # TFLM's layers
+    if kinds == ["conv2d"]:
+        p = plan.layers[0].params
+        assert (p["in_h"], p["in_w"], p["pad_h"], p["pad_w"]) == (16, 16, 1, 1)
+        assert plan.arena_bytes < 16 * 16 * 8 + 18 * 18 * 8 + 8 * 8 * 16  # no 18x18 buffer
+    inputs = extreme_inputs((16, 16, 8), SAMPLES, seed=13)
+    ref = checks.tflm_outputs(model, inputs)
+    got = run_generated_model(render_model(plan, source="test"), inputs.reshape(SAMPLES, -1), ref[0].size)
+    np.testing.assert_array_equal(got, ref.reshape(SAMPLES, -1))

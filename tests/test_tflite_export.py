@@ -26,9 +26,9 @@ MODELS = {
     "resnet18_stem": lambda: (FIXTURES / "resnet18_stem.tflite").read_bytes(),
     "mobilenet_v2_stem": lambda: (FIXTURES / "mobilenet_v2_stem.tflite").read_bytes(),
 }
-LAYERS = {
-    "resnet18_stem": ["PAD", "CONV_2D", "PADV2", "MAX_POOL_2D", "CONV_2D", "CONV_2D", "ADD", "CONV_2D"],
-    "mobilenet_v2_stem": ["PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D", "PAD", "DEPTHWISE_CONV_2D",
+LAYERS = {  # the layers that run: each PAD by the zero point before a VALID conv is folded into it
+    "resnet18_stem": ["CONV_2D", "PADV2", "MAX_POOL_2D", "CONV_2D", "CONV_2D", "ADD", "CONV_2D"],
+    "mobilenet_v2_stem": ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D",
                           "CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "ADD", "CONV_2D"],
 }
 TARGETS = ("qemu-m7", "qemu-m3")

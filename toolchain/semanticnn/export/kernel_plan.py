@@ -24,6 +24,7 @@ from semanticnn.export.ops_elementwise import (
     plan_table,
 )
 from semanticnn.export.ops_spatial import (
+    fold_conv_pads,
     plan_avg_pool,
     plan_conv2d,
     plan_depthwise_conv2d,
@@ -79,8 +80,12 @@ class KernelPlan:
     in_place: set = dataclasses.field(default_factory=set)  # layer positions that overwrite their input
 
 
-def plan_graph(graph: Graph, dsp: bool = True) -> KernelPlan:
+def plan_graph(graph: Graph, dsp: bool = True, fold_pads: bool = False) -> KernelPlan:
     """Plan ``graph`` for a core with SMLAD (``dsp``) or without: the constants of their code differ.
+
+    ``fold_pads``: leave each PAD that the VALID conv reading it can do itself to that conv
+    (``ops_spatial.fold_conv_pads``), for our generated C; the TFLM and CMSIS-NN runtimes run
+    every operator of the graph, one layer each.
 
     Raises a one-line ExportError naming the first operator or shape it cannot run.
     """
@@ -99,6 +104,8 @@ def plan_graph(graph: Graph, dsp: bool = True) -> KernelPlan:
             raise ExportError(f"tensor {t.name!r} is {np.dtype(t.dtype).name} {list(t.shape)}: "
                               f"the model needs int8 input and output of at most {MAX_DIMS} dimensions")
     layers = [SUPPORTED_OPS[op.name](graph, op) for op in graph.operators]
+    if fold_pads:
+        layers = fold_conv_pads(graph, layers)
     memory = plan_memory(graph, layers)
     return KernelPlan(layers, _as_4d(tin), _as_4d(tout), memory.offsets, memory.arena_bytes, const_bytes(layers, dsp),
                       graph.tensors, memory.scratch, memory.in_place)

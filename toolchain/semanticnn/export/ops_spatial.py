@@ -11,7 +11,7 @@ from semanticnn.export.layer import Layer, constant, nhwc, per_tensor_int8, shap
 from semanticnn.export.quant_math import activation_range, conv_output_size, quantize_multiplier, same_padding
 
 __all__ = ["plan_conv2d", "plan_depthwise_conv2d", "plan_fully_connected", "plan_max_pool", "plan_avg_pool",
-           "plan_mean", "plan_pad"]
+           "plan_mean", "plan_pad", "fold_conv_pads"]
 
 SAME = 0  # tflite Padding enum: SAME 0, VALID 1
 FUSED = "no activation, RELU, RELU_N1_TO_1 or RELU6"
@@ -185,3 +185,49 @@ def plan_pad(graph, op):
     arrays = {"out_shape": ("int32_t", np.array(out4)), "in_shape": ("int32_t", np.array(in4)),
               "pad_before": ("int32_t", np.array(before))}
     return Layer(op.index, op.name, "pad", [int(op.inputs[0])], int(op.outputs[0]), params, arrays)
+
+
+def _foldable_pad(graph, pad, reader, n_readers):
+    """True if ``reader`` may pad its own input instead of reading ``pad``'s output.
+
+    The PAD pads H and W alone, by its input's zero point, and its only reader is a VALID
+    conv or depthwise conv whose kernel is larger than the top and left padding.
+    """
+    if reader.kind not in ("conv2d", "depthwise_conv2d") or n_readers != 1 or reader.inputs[0] != pad.output:
+        return False
+    p, q = pad.arrays, reader.params
+    before = [int(v) for v in p["pad_before"][1]]
+    after = [int(o) - int(i) - b for o, i, b in zip(p["out_shape"][1], p["in_shape"][1], before, strict=True)]
+    tin, tout = graph.tensors[pad.inputs[0]], graph.tensors[pad.output]
+    same_quant = float(tin.scale[0]) == float(tout.scale[0]) and int(tin.zero_point[0]) == int(tout.zero_point[0])
+    return (before[0] == before[3] == after[0] == after[3] == 0 and same_quant and pad.output != graph.outputs[0]
+            and pad.params["pad_value"] == int(tout.zero_point[0]) and q["pad_h"] == q["pad_w"] == 0
+            and before[1] < q["k_h"] and before[2] < q["k_w"])
+
+
+def fold_conv_pads(graph, layers):
+    """``layers`` without the PADs that the conv reading them can do itself.
+
+    A conv's taps outside its input read the input's zero point (they add nothing), which
+    is what a PAD by that zero point writes there. So a VALID window over the padded tensor
+    equals the same window over the unpadded one with the PAD's top and left padding as
+    ``pad_h``, ``pad_w``: rows and columns past the bottom and right edges are padding too.
+    The PAD's copy and its buffer go (a 3x3 stride-2 conv of PyTorch's ``padding=1`` on an
+    even input converts to PAD + VALID conv).
+    """
+    readers = {}
+    for layer in layers:
+        for t in layer.inputs:
+            readers.setdefault(t, []).append(layer)
+    kept = []
+    for layer in layers:
+        users = readers.get(layer.output, [])
+        if layer.kind == "pad" and users and _foldable_pad(graph, layer, users[0], len(users)):
+            conv = users[0]
+            before = [int(v) for v in layer.arrays["pad_before"][1]]
+            in_shape = [int(v) for v in layer.arrays["in_shape"][1]]
+            conv.inputs[0] = layer.inputs[0]
+            conv.params.update(in_h=in_shape[1], in_w=in_shape[2], pad_h=before[1], pad_w=before[2])
+            continue
+        kept.append(layer)
+    return kept

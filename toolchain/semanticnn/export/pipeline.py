@@ -74,7 +74,7 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     pinned = gdn_ranges(module, calibration.permute(0, 3, 1, 2),
                         lambda gdn: float_symbols(gdn.permute(0, 2, 3, 1).numpy(), slopes32, centres32))
     model_bytes = to_int8_tflite(module, calibration, pinned)
-    plan = plan_graph(read_graph(model_bytes), dsp=target.dsp)
+    plan = plan_graph(read_graph(model_bytes), dsp=target.dsp, fold_pads=chosen_runtime.folds_pads)
     model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
     tin, tout = plan.input_tensor, plan.output_tensor
     in_scale, in_zp = float(tin.scale[0]), int(tin.zero_point[0])

@@ -56,7 +56,7 @@ def export_tflite(model_path, target_name, out_dir, mtu=DEFAULT_MTU, render_proj
     target, chosen_runtime, trees = preflight.check_export(target_name, runtime, runtime_trees, mtu, out_dir, force)
     model_path = Path(model_path)
     model_bytes = _read_model(model_path)
-    plan = plan_graph(read_graph(model_bytes), dsp=target.dsp)
+    plan = plan_graph(read_graph(model_bytes), dsp=target.dsp, fold_pads=chosen_runtime.folds_pads)
     preflight.check_packets(plan.output_tensor.nbytes, mtu)
     model_files = render_model(plan, source=model_path.name, dsp=target.dsp)
     tin, tout = plan.input_tensor, plan.output_tensor

@@ -52,6 +52,7 @@ class Runtime:
     description: str
     render: Callable
     sources: tuple = ()
+    folds_pads: bool = False  # its plan may leave a PAD to the conv that reads it (ops_spatial.fold_conv_pads)
 
 
 def _codegen(plan, manifest, trees, codegen_files):
@@ -73,7 +74,7 @@ def _tflm_cmsis_nn(plan, manifest, trees, codegen_files):
 RUNTIMES = {
     runtime.name: runtime
     for runtime in (
-        Runtime("codegen", "our generated C kernels", _codegen),
+        Runtime("codegen", "our generated C kernels", _codegen, folds_pads=True),
         Runtime("cmsis-nn", "our plan and memory plan, layers run by CMSIS-NN", _cmsis_nn, (CMSIS_NN,)),
         Runtime("tflm", "TFLite Micro interpreter, reference kernels", _tflm, (TFLM,)),
         Runtime("tflm-cmsis-nn", "TFLite Micro interpreter, its CMSIS-NN kernels", _tflm_cmsis_nn, (TFLM, CMSIS_NN)),
