@@ -220,6 +220,10 @@ def test_comparison_markdown():
         "tflm keep no per-layer table (the interpreter runs the graph).\n\n"
         "Skipped:\n\n- cmsis-nn: set CMSIS_NN_DIR\n"
     )
+    result["runtimes"]["cmsis-nn"] = dict(row, latency_median=800, latency_vs_codegen=0.8, layers=[50, 700, 50])
+    del result["skipped"]["cmsis-nn"]
+    assert ("| 1 | MUL | 100 |\n\ncmsis-nn: each PAD is a layer of its own (codegen folds it into the conv), "
+            "so the per-layer table is in its bench.json.\n\ntflm keep no per-layer table") in render_markdown(result)
 
 
 @needs_cmsis_nn

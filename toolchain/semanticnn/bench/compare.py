@@ -59,17 +59,17 @@ def bench_runtimes(checkpoint, target, out_dir, samples, runtimes=None) -> dict:
     names = runnable if runtimes is None else list(runtimes)
     if DEFAULT_RUNTIME not in names:
         raise ConfigError(f"the comparison needs {DEFAULT_RUNTIME}, its baseline: add it to the runtimes")
-    reports, manifest = {}, None
+    reports, manifests = {}, {}
     for name in [DEFAULT_RUNTIME, *(n for n in names if n != DEFAULT_RUNTIME)]:
         project = Path(out_dir) / name
-        manifest = export_encoder(checkpoint, target, project, runtime=name)
+        manifests[name] = export_encoder(checkpoint, target, project, runtime=name)
         _build(project)
         reports[name] = run_bench(project, samples, qemu=True, json_out=project / "bench.json", strict=False)
     baseline = reports[DEFAULT_RUNTIME]["latency"]["median"]
     return {
         "target": target,
         "model": Path(checkpoint).name,
-        "layer_ops": manifest["layers"],
+        "layer_ops": manifests[DEFAULT_RUNTIME]["layers"],  # codegen's layers: PADs folded into convs
         "samples": samples,
         "baseline": DEFAULT_RUNTIME,
         "runtimes": {name: runtime_row(report, baseline) for name, report in reports.items()},
@@ -109,15 +109,20 @@ def render_markdown(result: dict) -> str:
 
 
 def _layer_lines(result):
-    timed = {name: r["layers"] for name, r in result["runtimes"].items() if r["layers"]}
+    ops, rows = result["layer_ops"], result["runtimes"]
+    timed = {name: r["layers"] for name, r in rows.items() if r["layers"] and len(r["layers"]) == len(ops)}
+    apart = [name for name, r in rows.items() if r["layers"] and len(r["layers"]) != len(ops)]
     if not timed:
         return []
     names = list(timed)
     lines = ["", "Per layer (last sample):", "", "| layer | op | " + " | ".join(names) + " |",
              "|---|---|" + "---:|" * len(names)]
-    for i, op in enumerate(result["layer_ops"]):
+    for i, op in enumerate(ops):
         lines.append(f"| {i} | {op} | " + " | ".join(f"{timed[n][i]:,}" for n in names) + " |")
-    untimed = [name for name in result["runtimes"] if name not in timed]
+    if apart:
+        lines += ["", f"{', '.join(apart)}: each PAD is a layer of its own (codegen folds it into the conv), "
+                      "so the per-layer table is in its bench.json."]
+    untimed = [name for name in rows if name not in timed and name not in apart]
     if untimed:
         lines += ["", f"{', '.join(untimed)} keep no per-layer table (the interpreter runs the graph)."]
     return lines
