@@ -62,7 +62,6 @@ def broadcast_strides(op, in_shape, out_shape) -> list:
     return strides
 
 
-
 def is_flat_binary(layer, kind) -> bool:
     """A ``kind`` layer of two run-time tensors that each read element ``i`` for output element ``i``."""
     if layer.kind != kind:
