@@ -242,3 +242,68 @@ def test_block_and_context_layouts_exclude_each_other():
     with pytest.raises(ConfigError) as err:
         make_config(None, encoder_ds_blocks=2, data=__file__)
     assert str(err.value) == "--encoder-ds-blocks needs --encoder-hidden N (half the blocks' width)"
+
+
+def test_code_balance_is_zero_for_live_channels_and_the_hinge_for_a_dead_one():
+    from semanticnn.train.engine import code_balance
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(64, 6, 8, 8, generator=gen)
+    centres = torch.tensor([-2.0, 2.0])
+    assert code_balance(y, centres) == 0.0
+    y[:, 3] = 2.4 + 0.05 * torch.randn(64, 8, 8, generator=gen)  # a power sink: always the upper symbol
+    y.requires_grad_(True)
+    balance = code_balance(y, centres)
+    mean, std = y[:, 3].mean().item(), y[:, 3].std().item()
+    assert balance.item() == pytest.approx((mean - std) ** 2 / 6, rel=1e-5)
+    balance.backward()
+    assert y.grad[:, 3].sum() > 0  # a descent step lowers the sink's mean towards the threshold
+    assert (y.grad[:, [0, 1, 2, 4, 5]] == 0).all()
+    off_centre = torch.tensor([0.0, 4.0])  # the middle moves with the centres
+    assert code_balance(y.detach() + 2.0, off_centre) == pytest.approx(balance.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+def test_balance_weight_adds_exactly_its_share_of_the_code_balance(stage):
+    from semanticnn.train.engine import Stage1Step, Stage2Step, code_balance
+
+    torch.manual_seed(0)
+    enc, dec = SplitEncoder(encoder_config(2, 2, conv_hidden=8)).eval(), SplitDecoder(decoder_config(2, 2)).eval()
+    with torch.no_grad():
+        enc.conv[-1].bias[1] = 50.0  # channel 1 dead: one symbol for every picture
+    images, labels = torch.rand(8, 3, 32, 32), torch.arange(8) % 10
+    step = Stage1Step if stage == "stage1" else Stage2Step
+
+    def channel(encoder, out):
+        return out.values, None
+
+    with torch.no_grad():
+        plain = step(enc, dec)(images, labels, torch.zeros(8), channel)
+        balanced = step(enc, dec, balance_weight=2.0)(images, labels, torch.zeros(8), channel)
+        out = enc(images)
+        assert out.indices[:, 1].unique().numel() == 1
+        assert code_balance(out.y, enc.quantizer.centres()) > 0.1
+        assert torch.allclose(balanced - plain, 2.0 * code_balance(out.y, enc.quantizer.centres()))
+
+
+def test_training_with_the_balance_term_revives_a_dead_code_channel():
+    from semanticnn.train.engine import Stage1Step
+
+    def symbols_of_channel_1(weight):
+        torch.manual_seed(0)
+        enc, dec = SplitEncoder(encoder_config(2, 2, conv_hidden=8)), SplitDecoder(decoder_config(2, 2, hidden=8))
+        with torch.no_grad():
+            enc.conv[-1].bias[1] = 3.0
+        images = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        step = Stage1Step(enc, dec, balance_weight=weight)
+        opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-2)
+        for _ in range(15):
+            loss = step(images, None, torch.zeros(16), lambda encoder, out: (out.values, None))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            return enc(images).indices[:, 1].unique().numel()
+
+    assert symbols_of_channel_1(0.0) == 1
+    assert symbols_of_channel_1(1.0) == 2

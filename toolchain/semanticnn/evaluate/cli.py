@@ -98,6 +98,7 @@ def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, m
 
     from rich.console import Console
 
+    from semanticnn.evaluate.code_usage import usage_line
     from semanticnn.evaluate.report import rich_table
     from semanticnn.progress import progress_bar
 
@@ -110,5 +111,6 @@ def eval_cmd(encoder, decoder, bers, channel, samples, data, out, seed, seeds, m
     if not console.is_terminal:  # a pipe or a log file: do not cut the table to 80 columns
         console = Console(width=_TABLE_WIDTH)
     console.print(rich_table(report))
+    click.echo(usage_line(report["code_usage"]))
     if out is not None:
         click.echo(f"wrote {out}")

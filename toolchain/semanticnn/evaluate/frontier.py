@@ -270,7 +270,7 @@ def _row(name, report, train_log, drift):
             "robustness": {m: {"label": rows[m]["label"], "loss": rows[m]["loss"], "loss_std": rows[m]["loss_std"]}
                            for m in ROBUSTNESS if m in rows},
             "stale": drift, "train_seconds": train_log.get("train_seconds"),
-            "checkpoints": report["provenance"]["checkpoints"]}
+            "checkpoints": report["provenance"]["checkpoints"], "code_usage": report.get("code_usage")}
 
 
 def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print, only=None, allow_stale=False,
@@ -327,6 +327,7 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
             if kept is not None:
                 rows[name] = {**kept, **_run_fields(name), "stale": _drift(name, runs_root)}
     rows = [rows[n] for n in RUNS if n in rows]
+    _fill_code_usage(rows, runs_root, samples, log)
     summary = {**_summary(rows, shipped), "requested_samples": samples, "provenance": provenance(base=base)}
     log("shipped model under Gilbert-Elliott bursts")
     report_of(run_dir(SHIPPED, runs_root), "burst", BURST_METHODS, report_paths(out, "burst"), packet_loss=0.0,
@@ -337,6 +338,20 @@ def run_frontier(runs_root, out, samples=None, train=False, threads=2, log=print
     for name, blob in blobs.items():
         write_atomic(Path(out) / name, blob)
     return summary
+
+
+def _fill_code_usage(rows, runs_root, samples, log):
+    """Measure the code usage of rows kept from before eval reports held it (the encoder alone, seconds)."""
+    from semanticnn.data import load_split
+    from semanticnn.evaluate.code_usage import measure_code_usage
+
+    images = None
+    for row in rows:
+        if row.get("code_usage") is None:
+            if images is None:
+                images = load_split(None, "test", samples, 0)[0]
+            log(f"{row['name']}: measuring code usage")
+            row["code_usage"] = measure_code_usage(run_dir(row["name"], runs_root) / "encoder.pt", images)
 
 
 def _summary(rows, shipped):

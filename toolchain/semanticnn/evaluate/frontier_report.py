@@ -29,11 +29,21 @@ def _kind_rows(summary, kind):
     return [r for r in summary["runs"] if r["kind"] == kind or (kind == "ablation" and r["name"] == SHIPPED)]
 
 
+def _channels_in_use(row):
+    """``"5 of 6"``: code channels that send more than one symbol (``evaluate.code_usage``)."""
+    usage = row.get("code_usage")
+    if usage is None:
+        return "—"
+    channels = len(usage["channel_bits"])
+    return f"{channels - len(usage['dead_channels'])} of {channels}"
+
+
 def _run_table(summary, kind):
-    head = ["run", "payload (B)", "on air (B)", "payload ratio vs float32 split feature"] + [
+    head = ["run", "payload (B)", "on air (B)", "payload ratio vs float32 split feature", "code channels in use"] + [
         f"BER {ber_text(b)}" for b in summary["bers"]]
     return _table(head, [[_run_name(r), str(r["payload_bytes"]), f"{r['air_bytes']} ({r['packets']} pkt)",
-                          f"{r['compression']:.1f}x"] + [pm(a, s) for a, s in zip(r["accuracy"], r["std"], strict=True)]
+                          f"{r['compression']:.1f}x", _channels_in_use(r)]
+                         + [pm(a, s) for a, s in zip(r["accuracy"], r["std"], strict=True)]
                          for r in _kind_rows(summary, kind)])
 
 

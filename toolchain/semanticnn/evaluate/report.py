@@ -10,6 +10,7 @@ from pathlib import Path
 
 from semanticnn.atomic_file import write_atomic
 from semanticnn.channel.packets import RESCUE_WORD_BITS
+from semanticnn.evaluate.code_usage import usage_line
 
 __all__ = ["to_json", "render_markdown", "render_png", "rich_table", "report_paths", "write_report",
            "ber_text", "pm", "x_positions"]
@@ -100,6 +101,8 @@ def render_markdown(report, title=None, plot=None):
                   "SQ stage; the float encoder runs the raw rows.", ""]
     lines += _table(_header(report), [_cells(row) for row in report["methods"]])
     lines += _loss_lines(report) + _header_note(report)
+    if report.get("code_usage"):
+        lines += ["", usage_line(report["code_usage"]) + "."]
     lines += ["", "Raw baselines: per-tensor scale fixed by min/max calibration on training images."]
     lines += [f"- `{k}`: scale {q['scale']:.6g}, zero point {q['zero_point']}"
               for k, q in report["quantizers"].items()]

@@ -42,6 +42,7 @@ from semanticnn.channel.packets import DEFAULT_MTU, HEADER_BYTES, check_packet_c
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.errors import ConfigError
 from semanticnn.evaluate.baselines import calibrate, from_frames, to_frames
+from semanticnn.evaluate.code_usage import CodeUsage
 from semanticnn.evaluate.link import check_channel, lost_symbols, send_packets, send_symbols, stream_key
 from semanticnn.model.codec import UNKNOWN_BER
 from semanticnn.progress import advancer
@@ -366,11 +367,13 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
     reference_tail = decoder.tail if base is None else base.tail
     setup = Setup(encoder, _fast(decoder), calibrate(calib), channel, _fast(reference_tail), mtu, packet_loss)
     counter = _Counter(setup, methods, [float(b) for b in bers], [seed + i for i in range(seeds)])
+    usage = CodeUsage(encoder.config["code_channels"], encoder.config["levels"])
     advance = advancer(progress, "eval", len(x))
     for idx in batches(len(x), batch_size, shuffle=False):
         out = encoder(to_float(x[idx]))
         indices = out.indices if int8 is None else int8.indices(x[idx].numpy())
         counter.add(Batch(y[idx], out.feature, indices, int(idx[0])))
+        usage.add(indices)
         advance(len(idx))
         if log:
             log(f"eval: {int(idx[-1]) + 1}/{len(x)} images ({time.time() - t0:.1f}s)")
@@ -382,5 +385,6 @@ def run_eval(encoder, decoder, data, bers, channel="iid", seed=0, calib_images=N
         "quantizers": {k: {"signed": q.signed, "scale": q.scale, "zero_point": q.zero_point}
                        for k, q in setup.quantizers.items()},
         "methods": _method_rows(encoder, counter, len(x), mtu, packet_loss),
+        "code_usage": usage.summary(),
         "seconds": round(time.time() - t0, 2), "cpu_seconds": round(time.process_time() - cpu0, 2),
     }

@@ -34,6 +34,8 @@ _HELP = {
                          "(dw 3x3, ReLU, 1x1, add, ReLU) after its 3x3 convs.",
     "kd_weight": "Weight of distillation from the unsplit model's logits in stage 2 (0: off).",
     "feature_weight": "Weight of MSE(rebuilt, clean split feature) in stage 2 (0: the task loss alone).",
+    "balance_weight": "Weight of the dead-channel penalty on the code in stages 1 and 2 (0: off): keeps "
+                      "every code channel's values on both sides of the middle threshold.",
     "ber_jitter": "Tell the decoder the BER times 2^U(-j, j) in training, so a wrong estimate costs little.",
     "erasure_max": "Lose packets at a rate up to this in training; the decoder gets the erasure mask.",
     "posterior_input": "The decoder also sees each symbol's posterior over the sent symbols, given the BER.",

@@ -65,6 +65,7 @@ class TrainConfig:
     kd_weight: float = 0.0           # stage 2 distillation from the unsplit logits (0 = off)
     kd_temperature: float = 4.0
     feature_weight: float = 0.5      # stage 2: weight of MSE(rebuilt, clean split feature); 0 = the task alone
+    balance_weight: float = 0.0      # dead-channel penalty on the code (train.engine.code_balance); 0 = off
     ber_jitter: float = 0.0          # decoder told BER * 2^U(-j, j): robust to a wrong estimate
     erasure_max: float = 0.0         # packet loss rate up to this in training; > 0 adds the mask input
     posterior_input: bool = False    # decoder also sees each symbol's posterior P(sent | received, BER)
@@ -177,8 +178,8 @@ def validate(config):
         raise ConfigError(f"--ber-max must be in [0, 0.5], got {config.ber_max}")
     if min(config.epochs_base, config.epochs_stage1, config.epochs_stage2) < 0:
         raise ConfigError("epoch counts must be >= 0")
-    for name in ("xai_weight", "kd_weight", "feature_weight", "ber_jitter", "encoder_hidden", "encoder_context",
-                 "encoder_blocks", "encoder_ds_blocks", "refine_blocks"):
+    for name in ("xai_weight", "kd_weight", "feature_weight", "balance_weight", "ber_jitter", "encoder_hidden",
+                 "encoder_context", "encoder_blocks", "encoder_ds_blocks", "refine_blocks"):
         if getattr(config, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(config, name)}")
     if config.encoder_context and not config.encoder_hidden:

@@ -4,11 +4,13 @@ Each stage is a module whose ``forward`` returns the loss of one (local) batch, 
 that DDP sees every trainable parameter through ``forward``:
 
 * base:    ``CE(model(aug(x)), y)`` (label smoothing 0.05), SGD + Nesterov, one-cycle LR.
-* stage 1: ``MSE(dec(c[flip(idx)], BER), stem(x))`` (denoising decoder), Adam, one-cycle.
+* stage 1: ``MSE(dec(c[flip(idx)], BER), stem(x)) + w_b balance(y)`` (denoising decoder), Adam,
+           one-cycle.
 * stage 2: ``CE(tail(f_hat), y) + w_f MSE(f_hat, stem(x)) + kd T^2 KL(p_T(teacher) || p_T(tail(f_hat)))
-           + extra_loss(batch)``, Adam, one-cycle; the teacher is the unsplit model's tail on the clean
-           split feature, ``extra_loss`` the XAI hook (``train.xai.make_xai_loss``), ``w_f`` the
-           feature weight (0.5 by default).
+           + w_b balance(y) + extra_loss(batch)``, Adam, one-cycle; the teacher is the unsplit model's
+           tail on the clean split feature, ``extra_loss`` the XAI hook (``train.xai.make_xai_loss``),
+           ``w_f`` the feature weight (0.5 by default), ``balance`` the dead-channel penalty
+           (``code_balance``) on the code before quantisation, ``w_b`` its weight (0 by default).
 
 The training link (``TrainLink``) draws a true BER per sample for the bit channel, tells
 the decoder an estimate off by up to ``2^ber_jitter`` either way, and loses each packet of
@@ -35,7 +37,7 @@ from semanticnn.train.loops import noisy_values, sample_ber
 from semanticnn.train.tensors import augment, batches
 
 __all__ = ["BaseStep", "Stage1Step", "Stage2Step", "StageRun", "TrainLink", "run_stage", "base_optimizer",
-           "codec_optimizer", "codec_train_mode", "sigma_schedule", "told_ber", "packet_erasures"]
+           "codec_optimizer", "codec_train_mode", "sigma_schedule", "told_ber", "packet_erasures", "code_balance"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,38 @@ def received_feature(encoder, decoder, values, ber, erased):
     return decoder.reconstruct(values, ber, erased)
 
 
+def code_balance(y, centres):
+    """Dead-channel penalty on the code ``y`` [B, C, H, W] before quantisation.
+
+    ::
+
+        balance = mean_c relu(|mu_c - m| - sigma_c)^2
+
+    ``mu_c`` and ``sigma_c`` are channel ``c``'s mean and standard deviation over the batch,
+    ``m = (c_0 + c_{L-1}) / 2`` the middle of the centres (detached: the term does not move
+    them). It is zero while ``m`` lies within one standard deviation of every channel's
+    mean, so that each channel's values fall on both sides of the middle threshold.
+
+    A channel whose values all sit on one side of every threshold sends the same symbol for
+    every picture: its bits carry nothing. With L = 2 and power normalisation, training
+    finds such channels (one of six in each 48 B run, five of 24 in ``c24-l2``): one channel
+    becomes a large constant that takes most of the power, and the others shrink towards
+    the threshold, where only their sign matters.
+    """
+    c = centres.detach()
+    middle = (c[0] + c[-1]) / 2
+    mean = y.mean(dim=(0, 2, 3))
+    std = y.std(dim=(0, 2, 3))
+    return F.relu((mean - middle).abs() - std).pow(2).mean()
+
+
+def _balance_term(encoder, out, weight):
+    """``weight * code_balance(out.y)``, or 0 when ``weight`` is 0."""
+    if weight <= 0:
+        return 0.0
+    return weight * code_balance(out.y, encoder.quantizer.centres())
+
+
 class BaseStep(nn.Module):
     """``forward(images, labels) -> CE`` of the unsplit model."""
 
@@ -95,19 +129,20 @@ class BaseStep(nn.Module):
 
 
 class Stage1Step(nn.Module):
-    """``forward -> MSE(rebuilt, clean split feature)``."""
+    """``forward -> MSE(rebuilt, clean split feature) + balance_weight * code_balance(y)``."""
 
-    def __init__(self, encoder, decoder):
+    def __init__(self, encoder, decoder, balance_weight=0.0):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.balance_weight = balance_weight
 
     def forward(self, images, labels, ber, channel):
         """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
         out = self.encoder(images)
         values, erased = channel(self.encoder, out)
         rebuilt = received_feature(self.encoder, self.decoder, values, ber, erased)
-        return F.mse_loss(rebuilt, out.feature)
+        return F.mse_loss(rebuilt, out.feature) + _balance_term(self.encoder, out, self.balance_weight)
 
 
 def distillation(logits, teacher_logits, temperature):
@@ -118,14 +153,15 @@ def distillation(logits, teacher_logits, temperature):
 
 
 class Stage2Step(nn.Module):
-    """``forward -> CE(tail(rebuilt)) + w_f MSE(rebuilt, feature) + kd KD + extra_loss(batch)``.
+    """``forward -> CE(tail(rebuilt)) + w_f MSE(rebuilt, feature) + kd KD + w_b balance + extra_loss(batch)``.
 
     ``teacher`` is the unsplit model's frozen tail, run on the clean split feature;
-    ``feature_weight`` (``w_f``) ties the rebuilt feature to the clean one (0: the task alone).
+    ``feature_weight`` (``w_f``) ties the rebuilt feature to the clean one (0: the task alone);
+    ``balance_weight`` (``w_b``) weighs ``code_balance``.
     """
 
     def __init__(self, encoder, decoder, extra_loss=None, teacher=None, kd_weight=0.0, kd_temperature=4.0,
-                 feature_weight=0.5):
+                 feature_weight=0.5, balance_weight=0.0):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
@@ -133,6 +169,7 @@ class Stage2Step(nn.Module):
         self.teacher = teacher
         self.kd_weight, self.kd_temperature = kd_weight, kd_temperature
         self.feature_weight = feature_weight
+        self.balance_weight = balance_weight
 
     def forward(self, images, labels, ber, channel):
         """Loss of one local batch; ``channel(encoder, out)`` gives the received values and erasures."""
@@ -147,6 +184,7 @@ class Stage2Step(nn.Module):
             with torch.no_grad():
                 teacher_logits = self.teacher(out.feature)
             loss = loss + self.kd_weight * distillation(logits, teacher_logits, self.kd_temperature)
+        loss = loss + _balance_term(self.encoder, out, self.balance_weight)
         if self.extra_loss is not None:
             loss = loss + self.extra_loss({"images": images, "labels": labels, "encoder_out": out,
                                            "rebuilt": rebuilt, "logits": logits, "ber": ber})

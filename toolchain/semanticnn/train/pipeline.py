@@ -5,7 +5,8 @@ Two-stage Feature-augmentation Learning on top of a trained backbone:
 * base:    the unsplit backbone, ``CE(model(aug(x)), y)``, written to ``OUT/base.pt``
            (skipped when ``base`` names a ``semanticnn-base`` checkpoint to reuse).
 * stage 1: the decoder as a denoising autoencoder on channel-corrupted codes,
-           ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample.
+           ``MSE(dec(c[flip(idx)], BER), stem(x))`` at a random BER per sample
+           (``+ balance_weight * code_balance``, the dead-channel penalty, in both stages).
 * stage 2: ``CE(tail(f_hat), y) + feature_weight * MSE(f_hat, stem(x)) + kd_weight * KD + xai_weight * XAI``,
            the tail frozen (or fine-tuned with ``train_tail``); KD distils the unsplit model's
            logits on the clean split feature.
@@ -81,8 +82,9 @@ def _stage_run(name, config, ctx, modules, n_train):
     enc, dec = modules
     if name == "stage1":
         opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage1, steps)
-        return engine.StageRun("stage1", config_epochs(config, name), ctx.wrap(engine.Stage1Step(enc, dec)),
-                               opt, sched, lambda: engine.codec_train_mode(enc, dec),
+        step = engine.Stage1Step(enc, dec, config.balance_weight)
+        return engine.StageRun("stage1", config_epochs(config, name), ctx.wrap(step), opt, sched,
+                               lambda: engine.codec_train_mode(enc, dec),
                                engine.sigma_schedule(enc, config.epochs_stage1, 1.0, 0.3))
     if config.train_tail:
         for p in dec.tail.parameters():
@@ -95,7 +97,7 @@ def _stage_run(name, config, ctx, modules, n_train):
     opt, sched = engine.codec_optimizer((enc, dec), config.lr_stage2, steps)
     start = 1.0 if config.epochs_stage1 == 0 or not config.stage1 else 0.3
     step = engine.Stage2Step(enc, dec, extra, teacher, config.kd_weight, config.kd_temperature,
-                             config.feature_weight)
+                             config.feature_weight, config.balance_weight)
     return engine.StageRun("stage2", config.epochs_stage2, ctx.wrap(step),
                            opt, sched, lambda: engine.codec_train_mode(enc, dec),
                            engine.sigma_schedule(enc, config.epochs_stage2, start, 0.1))

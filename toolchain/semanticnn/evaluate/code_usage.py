@@ -1,0 +1,64 @@
+"""How much of its code an encoder uses: each code channel's symbol entropy on the test images.
+
+For channel ``c``, ``p_ck`` is the share of its symbols (every picture, every position)
+that are symbol ``k``, and::
+
+    H_c = -sum_k p_ck log2 p_ck          (bits a symbol, at most log2 L)
+
+A channel with one symbol for every picture (``H_c = 0``) is dead: its bits cross the
+link and carry nothing, so the payload is larger than what the code says.
+``snn train --balance-weight`` keeps every channel alive (``train.engine.code_balance``).
+``H_c`` is a first-order measure: it does not see what channels or positions share.
+"""
+
+import math
+
+import torch
+
+__all__ = ["CodeUsage", "usage_line", "measure_code_usage"]
+
+
+class CodeUsage:
+    """Symbol counts per code channel over the batches ``add`` sees; ``summary()`` the entropies."""
+
+    def __init__(self, channels, levels):
+        self.levels = levels
+        self.counts = torch.zeros(channels, levels, dtype=torch.long)
+
+    def add(self, indices):
+        """Count the symbols of ``indices`` [B, C, H, W] (what the device sends)."""
+        per_channel = indices.transpose(0, 1).reshape(indices.shape[1], -1).long()
+        self.counts += torch.stack([torch.bincount(row, minlength=self.levels) for row in per_channel])
+
+    def summary(self):
+        """``{"levels", "channel_bits": [H_c], "dead_channels": [c with one symbol]}``."""
+        p = self.counts.double() / self.counts.sum(1, keepdim=True).clamp(min=1)
+        bits = -(p * torch.log2(torch.where(p > 0, p, torch.ones_like(p)))).sum(1)
+        dead = [c for c, row in enumerate(self.counts) if int((row > 0).sum()) == 1]
+        return {"levels": self.levels, "channel_bits": [round(float(b), 4) + 0.0 for b in bits], "dead_channels": dead}
+
+
+def usage_line(usage):
+    """One line: channels in use, the bits a symbol each carries, and a hint for dead channels."""
+    bits, dead = usage["channel_bits"], usage["dead_channels"]
+    most = math.log2(usage["levels"])
+    text = (f"Code usage: {len(bits) - len(dead)} of {len(bits)} code channels carry information; "
+            f"bits a symbol (at most {most:g}): " + ", ".join(f"{b:.2f}" for b in bits))
+    if dead:
+        names = ", ".join(map(str, dead))
+        text += (f". Channel{'s' if len(dead) > 1 else ''} {names} sen{'d' if len(dead) > 1 else 'ds'} one symbol "
+                 "for every picture: retrain with --balance-weight 1")
+    return text
+
+
+@torch.no_grad()
+def measure_code_usage(encoder_file, images, batch_size=1000):
+    """``CodeUsage.summary()`` of the float encoder in ``encoder_file`` on ``images`` (uint8 [N, 3, 32, 32])."""
+    from semanticnn.model.checkpoint import load_encoder
+    from semanticnn.train.tensors import batches, to_float
+
+    encoder = load_encoder(encoder_file).eval()
+    usage = CodeUsage(encoder.config["code_channels"], encoder.config["levels"])
+    for idx in batches(len(images), batch_size, shuffle=False):
+        usage.add(encoder(to_float(images[idx])).indices)
+    return usage.summary()
