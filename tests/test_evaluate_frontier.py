@@ -45,8 +45,7 @@ def _usage(name):
     """A code usage with channel 0 dead (run ``c1`` has one channel, alive)."""
     config = _run_config(name)
     dead = [0] if config.code_channels > 1 else []
-    return {"levels": config.levels, "channel_bits": [0.0 if c in dead else 1.0 for c in range(config.code_channels)],
-            "dead_channels": dead}
+    return {"levels": config.levels, "channel_bits": [0.0 if c in dead else 1.0 for c in range(config.code_channels)]}
 
 
 def _rows():
@@ -59,7 +58,8 @@ def _rows():
         rows.append({"name": name, **_run_fields(name), "payload_bytes": payload, "packets": packets,
                      "air_bytes": payload + 7 * packets, "compression": 65536 / payload,
                      "air_compression": 65536 / (payload + 7 * packets), "accuracy": ACC, "std": STD,
-                     "robustness": robustness, "code_usage": _usage(name), "stale": ["kd_weight: trained 0.0, now 0.5"] if name == "c1" else [],
+                     "robustness": robustness, "code_usage": _usage(name),
+                     "stale": ["kd_weight: trained 0.0, now 0.5"] if name == "c1" else [],
                      "train_seconds": 1.0})
     return rows
 
@@ -132,7 +132,8 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
     assert "| raw uint8 | 16384 | 4.0x | 81.0 ± 0.0 | 80.0 ± 0.0 | 75.0 ± 0.0 | 50.0 ± 0.0 | 30.0 ± 0.0 |" in md
     assert ("| `c12-l4-48-b05`: 12 code channels, L = 4, trained on BER up to 5e-2 (shipped) | 192 | 227 (5 pkt) | "
             "341.3x | 11 of 12 | 80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
-    assert "| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) | 2730.7x | 1 of 1 |" in md
+    assert ("| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) | 2730.7x | "
+            "1 of 1 |") in md
     assert "| told 2x, BER 0.05 |" in md and "| 10% packets lost, BER 0.01 |" in md
     assert "packets of at most 51 B, each with a 6-byte header (two extended Golay(24, 12) words)" in md
     assert md.rstrip().endswith("![frontier](frontier.png)")
@@ -198,7 +199,7 @@ def _fake_report(encoder, decoder, bers, channel, samples, methods=None, base=No
     robust = [{"name": m, "label": m, "loss": [0.0] * 5, "loss_std": [0.0] * 5} for m in ROBUSTNESS]
     return {**SHIPPED_REPORT, "methods": [*SHIPPED_REPORT["methods"][:1], split, *SHIPPED_REPORT["methods"][2:],
                                           *robust],
-            "code_usage": {"levels": 4, "channel_bits": [2.0] * 12, "dead_channels": []},
+            "code_usage": {"levels": 4, "channel_bits": [2.0] * 12},
             "provenance": provenance(encoder=encoder, decoder=decoder, base=base)}
 
 

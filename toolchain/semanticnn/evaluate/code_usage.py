@@ -5,8 +5,8 @@ that are symbol ``k``, and::
 
     H_c = -sum_k p_ck log2 p_ck          (bits a symbol, at most log2 L)
 
-A channel with one symbol for every picture (``H_c = 0``) is dead: its bits cross the
-link and carry nothing, so the payload is larger than what the code says.
+A channel under ``DEAD_BITS`` (1/100 of a bit a symbol) is dead: it sends the same symbol
+for nearly every picture, so its bits cross the link and carry nothing.
 ``snn train --balance-weight`` keeps every channel alive (``train.engine.code_balance``).
 ``H_c`` is a first-order measure: it does not see what channels or positions share.
 """
@@ -15,7 +15,9 @@ import math
 
 import torch
 
-__all__ = ["CodeUsage", "usage_line", "measure_code_usage"]
+__all__ = ["CodeUsage", "DEAD_BITS", "dead_channels", "usage_line", "measure_code_usage"]
+
+DEAD_BITS = 0.01
 
 
 class CodeUsage:
@@ -31,23 +33,27 @@ class CodeUsage:
         self.counts += torch.stack([torch.bincount(row, minlength=self.levels) for row in per_channel])
 
     def summary(self):
-        """``{"levels", "channel_bits": [H_c], "dead_channels": [c with one symbol]}``."""
+        """``{"levels": L, "channel_bits": [H_c]}``."""
         p = self.counts.double() / self.counts.sum(1, keepdim=True).clamp(min=1)
         bits = -(p * torch.log2(torch.where(p > 0, p, torch.ones_like(p)))).sum(1)
-        dead = [c for c, row in enumerate(self.counts) if int((row > 0).sum()) == 1]
-        return {"levels": self.levels, "channel_bits": [round(float(b), 4) + 0.0 for b in bits], "dead_channels": dead}
+        return {"levels": self.levels, "channel_bits": [round(float(b), 4) + 0.0 for b in bits]}
+
+
+def dead_channels(usage):
+    """The channels of a ``summary()`` that carry under ``DEAD_BITS`` a symbol."""
+    return [c for c, bits in enumerate(usage["channel_bits"]) if bits < DEAD_BITS]
 
 
 def usage_line(usage):
     """One line: channels in use, the bits a symbol each carries, and a hint for dead channels."""
-    bits, dead = usage["channel_bits"], usage["dead_channels"]
+    bits, dead = usage["channel_bits"], dead_channels(usage)
     most = math.log2(usage["levels"])
     text = (f"Code usage: {len(bits) - len(dead)} of {len(bits)} code channels carry information; "
             f"bits a symbol (at most {most:g}): " + ", ".join(f"{b:.2f}" for b in bits))
     if dead:
         names = ", ".join(map(str, dead))
-        text += (f". Channel{'s' if len(dead) > 1 else ''} {names} sen{'d' if len(dead) > 1 else 'ds'} one symbol "
-                 "for every picture: retrain with --balance-weight 1")
+        text += (f". Channel{'s' if len(dead) > 1 else ''} {names} sen{'d' if len(dead) > 1 else 'ds'} the same "
+                 "symbol for nearly every picture: retrain with --balance-weight 1")
     return text
 
 

@@ -3,6 +3,7 @@
 import io
 import math
 
+from semanticnn.evaluate.code_usage import dead_channels
 from semanticnn.evaluate.frontier import SHIPPED
 from semanticnn.evaluate.report import ber_text, pm
 
@@ -35,7 +36,7 @@ def _channels_in_use(row):
     if usage is None:
         return "—"
     channels = len(usage["channel_bits"])
-    return f"{channels - len(usage['dead_channels'])} of {channels}"
+    return f"{channels - len(dead_channels(usage))} of {channels}"
 
 
 def _run_table(summary, kind):
