@@ -6,7 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from semanticnn.data import default_cifar10_zip
+from semanticnn.data import default_cifar10_zip, load_split
 from semanticnn.errors import ConfigError
 from semanticnn.model.checkpoint import load_decoder, load_encoder
 from semanticnn.provenance import provenance
@@ -31,6 +31,12 @@ def test_train_tiny_subset_writes_loadable_checkpoints(tmp_path):
     assert log["provenance"] == provenance()  # no input checkpoint: the base was trained here
     assert set(log["split_acc"]) == {"0.0", "0.01", "0.05", "0.1"}
     assert 0.0 <= log["base_test_acc"] <= 1.0
+    from semanticnn.evaluate.code_usage import code_usage_of, usage_line
+
+    test_images = load_split(ZIP, "test", 50, 0)[0]  # the run's test split: limit // 4, seed 0
+    assert log["stage2_code_usage"] == code_usage_of(enc.eval(), test_images)
+    assert len(log["stage2_code_usage"]["channel_bits"]) == enc.config["code_channels"]
+    assert f"after stage2: {usage_line(log['stage2_code_usage'])}" in result.output
     assert torch.allclose(dec.centres, torch.tensor(enc.centres(), dtype=torch.float32))
     with torch.no_grad():
         idx = enc(torch.rand(2, 3, 32, 32)).indices

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-__all__ = ["CodeUsage", "DEAD_BITS", "dead_channels", "usage_line", "measure_code_usage"]
+__all__ = ["CodeUsage", "DEAD_BITS", "dead_channels", "usage_line", "code_usage_of", "measure_code_usage"]
 
 DEAD_BITS = 0.01
 
@@ -58,13 +58,18 @@ def usage_line(usage):
 
 
 @torch.no_grad()
-def measure_code_usage(encoder_file, images, batch_size=1000):
-    """``CodeUsage.summary()`` of the float encoder in ``encoder_file`` on ``images`` (uint8 [N, 3, 32, 32])."""
-    from semanticnn.model.checkpoint import load_encoder
+def code_usage_of(encoder, images, batch_size=1000):
+    """``CodeUsage.summary()`` of a float ``SplitEncoder`` (eval mode) on ``images`` (uint8 [N, 3, 32, 32])."""
     from semanticnn.train.tensors import batches, to_float
 
-    encoder = load_encoder(encoder_file).eval()
     usage = CodeUsage(encoder.config["code_channels"], encoder.config["levels"])
     for idx in batches(len(images), batch_size, shuffle=False):
         usage.add(encoder(to_float(images[idx])).indices)
     return usage.summary()
+
+
+def measure_code_usage(encoder_file, images, batch_size=1000):
+    """``code_usage_of`` the encoder checkpoint ``encoder_file``."""
+    from semanticnn.model.checkpoint import load_encoder
+
+    return code_usage_of(load_encoder(encoder_file).eval(), images, batch_size)

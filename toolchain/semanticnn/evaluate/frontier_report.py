@@ -31,7 +31,7 @@ def _kind_rows(summary, kind):
 
 
 def _channels_in_use(row):
-    """``"5 of 6"``: code channels that send more than one symbol (``evaluate.code_usage``)."""
+    """``"5 of 6"``: code channels that are not dead (``evaluate.code_usage.dead_channels``)."""
     usage = row.get("code_usage")
     if usage is None:
         return "—"

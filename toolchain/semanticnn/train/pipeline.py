@@ -28,6 +28,7 @@ import torch
 from semanticnn.atomic_file import write_atomic
 from semanticnn.data.datasets import load_dataset
 from semanticnn.errors import ConfigError
+from semanticnn.evaluate.code_usage import code_usage_of, usage_line
 from semanticnn.model.backbone import build_backbone, split_channels
 from semanticnn.model.checkpoint import base_config, load_base, save_base, save_decoder, save_encoder
 from semanticnn.model.codec import SplitDecoder, SplitEncoder, decoder_config, encoder_config
@@ -237,7 +238,9 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
             enc_cpu, dec_cpu = enc.cpu(), dec.cpu()
             acc = _evaluate(enc_cpu, dec_cpu, dataset.test, config.seed)
             run.record[f"{stage}_split_acc"] = acc
+            run.record[f"{stage}_code_usage"] = code_usage_of(enc_cpu.eval(), dataset.test[0])
             quiet(f"after {stage}: split accuracy {acc}")
+            quiet(f"after {stage}: {usage_line(run.record[f'{stage}_code_usage'])}")
             if ctx.is_main:
                 save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
             enc, dec = enc_cpu.to(ctx.device), dec_cpu.to(ctx.device)
