@@ -134,6 +134,7 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
             "341.3x | 11 of 12 | 80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert ("| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) | 2730.7x | "
             "1 of 1 |") in md
+    assert "Code channels in use: those whose symbols carry at least 0.01 bits each on these images" in md
     assert "| told 2x, BER 0.05 |" in md and "| 10% packets lost, BER 0.01 |" in md
     assert "packets of at most 51 B, each with a 6-byte header (two extended Golay(24, 12) words)" in md
     assert md.rstrip().endswith("![frontier](frontier.png)")

@@ -3,7 +3,7 @@
 import io
 import math
 
-from semanticnn.evaluate.code_usage import dead_channels
+from semanticnn.evaluate.code_usage import DEAD_BITS, dead_channels
 from semanticnn.evaluate.frontier import SHIPPED
 from semanticnn.evaluate.report import ber_text, pm
 
@@ -106,7 +106,9 @@ def frontier_markdown(summary, plot=None):
         f"the payload in packets of at most {summary['mtu']} B, each with a {summary['header_bytes']}-byte header "
         "(two extended Golay(24, 12) words). The split rows send these packets, headers included, through the "
         "channel; a packet whose header the receiver can neither decode nor rescue (`channel.packets.rescue_header`) "
-        "reaches the decoder as erasures. The raw rows send payload bits only.", "",
+        "reaches the decoder as erasures. The raw rows send payload bits only. Code channels in use: those whose "
+        f"symbols carry at least {DEAD_BITS:g} bits each on these images (`snn eval`'s code usage); the others send "
+        "the same symbol for nearly every picture.", "",
         "## Targets (shipped model)", "",
         "| target | measured | met |", "|---|---:|:---:|",
     ]
