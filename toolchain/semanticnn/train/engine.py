@@ -98,7 +98,7 @@ def code_balance(y, centres):
 
     A channel whose values all sit on one side of every threshold sends the same symbol for
     every picture: its bits carry nothing. With L = 2 and power normalisation, training
-    finds such channels (one of six in each 48 B run, five of 24 in ``c24-l2``): one channel
+    finds such channels (one of six in six of the seven 48 B runs, five of 24 in ``c24-l2``): one channel
     becomes a large constant that takes most of the power, and the others shrink towards
     the threshold, where only their sign matters.
     """
