@@ -86,8 +86,10 @@ def test_lora_config_is_the_48_byte_frontier_run():
     assert PayloadLayout(config.code_channels * 64, config.levels, config.payload_code).n_bytes == 48
     assert (config.encoder_blocks, config.encoder_ds_blocks) == (1, 1)
     blk1 = _run_config("c6-l2-blk1").run_identity()  # the same run but for the residual block
-    assert {k: v for k, v in config.run_identity().items() if blk1[k] != v} == {"encoder_ds_blocks": 1}
-    assert RUNS["c6-l2-blk1-ds1"].config == "lora-48b.toml"
+    assert {k: v for k, v in config.run_identity().items() if blk1[k] != v} == {"encoder_ds_blocks": 1,
+                                                                                  "balance_weight": 1.0}
+    assert (RUNS["c6-l2-blk1-ds1-bal"].config, RUNS["c6-l2-blk1-ds1-bal"].overrides) == ("lora-48b.toml", {})
+    assert _run_config("c6-l2-blk1-ds1").balance_weight == 0.0  # the same run without the penalty
 
 
 def test_tinyimagenet_config_names_its_missing_folder(tmp_path, monkeypatch):
