@@ -105,3 +105,22 @@ def test_indices_agree_with_integer_sq_stage():
         got = sq.symbols_from_output(q, 0, a_q7, b_q12)
         agree += (got == idx.permute(1, 2, 0).reshape(-1).numpy()).mean()
     assert agree / 4 > 0.9
+
+
+def test_fold_bn_rounds_the_float64_fold_once():
+    """Every CPU folds to the same float32 weights: the exact fold, rounded to float32 once."""
+    from semanticnn.model.codec import fold_bn
+
+    gen = torch.Generator().manual_seed(2)
+    conv, bn = torch.nn.Conv2d(3, 16, 3, bias=True), torch.nn.BatchNorm2d(16)
+    _randomise_bn(bn, gen)
+    fused = fold_bn(conv, bn)
+    g, var, eps = bn.weight.detach().numpy().astype(np.float64), bn.running_var.numpy().astype(np.float64), bn.eps
+    scale = g / np.sqrt(var + eps)
+    weight = (conv.weight.detach().numpy().astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
+    bias = (bn.bias.detach().numpy().astype(np.float64)
+            + (conv.bias.detach().numpy().astype(np.float64) - bn.running_mean.numpy()) * scale).astype(np.float32)
+    np.testing.assert_array_equal(fused.weight.detach().numpy(), weight)
+    np.testing.assert_array_equal(fused.bias.detach().numpy(), bias)
+    float32_fold = conv.weight.detach() * (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().view(-1, 1, 1, 1)
+    assert not np.array_equal(float32_fold.numpy(), weight)  # the float32 fold is not the exact one

@@ -22,7 +22,7 @@
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0xC6B5FD4Bu
+#define SNN_MODEL_CRC          0x65E8A9FFu
 
 #if SNN_SQ_STAGE
 /* PReLU slopes A_c (q7), one per output channel. */

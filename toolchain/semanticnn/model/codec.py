@@ -151,13 +151,20 @@ def fold_bn(conv, bn):
     """Return a conv with bias equal to ``bn(conv(x))`` in eval mode.
 
     ``w' = w * g / sqrt(var + eps)``, ``b' = beta + (b - mean) * g / sqrt(var + eps)``.
+
+    Computed in float64 and rounded to float32 once, so every CPU folds to the same
+    float32 weights: in float32 two machines gave per-channel weight scales a few ULPs
+    apart, and so a different int8 model from the same checkpoint.
     """
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    def f64(t):
+        return t.detach().double()
+
+    scale = f64(bn.weight) / torch.sqrt(f64(bn.running_var) + bn.eps)
+    bias = f64(conv.bias) if conv.bias is not None else torch.zeros_like(f64(bn.running_mean))
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                       conv.padding, bias=True)
-    fused.weight.data.copy_(conv.weight.detach() * scale.detach().view(-1, 1, 1, 1))
-    fused.bias.data.copy_((bn.bias + (bias - bn.running_mean) * scale).detach())
+    fused.weight.data.copy_((f64(conv.weight) * scale.view(-1, 1, 1, 1)).float())
+    fused.bias.data.copy_((f64(bn.bias) + (bias - f64(bn.running_mean)) * scale).float())
     return fused
 
 
