@@ -87,9 +87,12 @@ def test_lora_config_is_the_48_byte_frontier_run():
     assert (config.encoder_blocks, config.encoder_ds_blocks) == (1, 1)
     blk1 = _run_config("c6-l2-blk1").run_identity()  # the same run but for the residual block
     assert {k: v for k, v in config.run_identity().items() if blk1[k] != v} == {"encoder_ds_blocks": 1,
-                                                                                  "balance_weight": 1.0}
-    assert (RUNS["c6-l2-blk1-ds1-bal"].config, RUNS["c6-l2-blk1-ds1-bal"].overrides) == ("lora-48b.toml", {})
-    assert _run_config("c6-l2-blk1-ds1").balance_weight == 0.0  # the same run without the penalty
+                                                                                  "balance_weight": 1.0,
+                                                                                  "epochs_stage2": 48}
+    assert (RUNS["lora-48b-s48"].config, RUNS["lora-48b-s48"].overrides) == ("lora-48b.toml", {})
+    assert config.epochs_stage2 == 48
+    assert _run_config("c6-l2-blk1-ds1-bal").epochs_stage2 == 24  # the same run on half the stage 2
+    assert (_run_config("c6-l2-blk1-ds1").balance_weight, _run_config("c6-l2-blk1-ds1").epochs_stage2) == (0.0, 24)
 
 
 def test_tinyimagenet_config_names_its_missing_folder(tmp_path, monkeypatch):

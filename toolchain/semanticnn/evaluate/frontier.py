@@ -113,7 +113,7 @@ RUNS = {
                             "(4.5 M MACs, not 1.0 M)", versus="c6-l2", has_lever=True),
     "c6-l2-blk1-ds1": Run("frontier", "6 binary code channels, the 3x3 device blocks and a depthwise-separable "
                           "residual block at 8x8, without the dead-channel penalty (48 B payload)",
-                          {"balance_weight": 0.0}, config="lora-48b.toml",
+                          {"balance_weight": 0.0, **S24}, config="lora-48b.toml",
                           lever="48 B: a depthwise-separable residual block after the device's 3x3 conv at 8x8 "
                                 "(4.8 M MACs, not 4.5 M)", versus="c6-l2-blk1", has_lever=True),
     "c6-l2-blk1-b05": Run("frontier", "6 binary code channels, the 3x3 device blocks, trained on BER up to 5e-2 "
@@ -133,10 +133,14 @@ RUNS = {
                                 "device (4.0 M MACs, not 1.0 M), stage 1 of 4 epochs, on half the shipped stage 2",
                           has_lever=True),
     "c6-l2-blk1-ds1-bal": Run("frontier", "6 binary code channels, the c6-l2-blk1-ds1 device and the dead-channel "
-                              "penalty (48 B payload, configs/lora-48b.toml)",
-                              {}, config="lora-48b.toml",
+                              "penalty, stage 2 of 24 epochs (48 B payload)",
+                              {**S24}, config="lora-48b.toml",
                               lever="48 B: the dead-channel penalty (--balance-weight 1)",
                               versus="c6-l2-blk1-ds1", has_lever=True),
+    "lora-48b-s48": Run("frontier", "6 binary code channels, the c6-l2-blk1-ds1 device and the dead-channel penalty, "
+                        "stage 2 of 48 epochs (48 B payload, configs/lora-48b.toml)",
+                        {}, config="lora-48b.toml", lever="48 B: stage 2 of 48 epochs, not 24",
+                        versus="c6-l2-blk1-ds1-bal", has_lever=True),
     "c12-l4-24-b05-blk1": Run("frontier", "12 code channels, L = 4, the device 64 wide at 8x8 with a 3x3 conv "
                               "there, stage 2 of 24 epochs (192 B payload)", {"encoder_blocks": 1, **S24},
                               lever="192 B: a 3x3 stride-2 conv to 64 channels and a 3x3 conv at 8x8 on the "
