@@ -152,6 +152,8 @@ RUNS = {
                            has_lever=True),
     "c12-l4-48": Run("ablation", "12 code channels, L = 4, trained on BER up to 1e-1 (shipped until stop 15)", B10,
                      lever="training BER up to 5e-2, not 1e-1"),
+    "c12-l4-48-b05-kd1": Run("ablation", "distillation weight 1.0, not 0.5 (192 B)", {"kd_weight": 1.0},
+                             lever="192 B: distillation weight 1.0, not 0.5", has_lever=True),
     "c8-48": Run("frontier", "8 code channels, L = 8 (shipped until stop 13)", {**B10, **C8},
                  lever="192 B as 12 channels of 2 bits instead of 8 of 3 bits (stage 2 of 48 epochs)",
                  versus="c12-l4-48"),
