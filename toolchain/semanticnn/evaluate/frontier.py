@@ -145,6 +145,13 @@ RUNS = {
                               "there, stage 2 of 24 epochs (192 B payload)", {"encoder_blocks": 1, **S24},
                               lever="192 B: a 3x3 stride-2 conv to 64 channels and a 3x3 conv at 8x8 on the "
                                     "device, on half the shipped stage 2", has_lever=True),
+    "c12-l4-48-b05-blk1": Run("frontier", "12 code channels, L = 4, the device 64 wide at 8x8 with a 3x3 conv "
+                              "there (192 B payload)", {"encoder_blocks": 1},
+                              lever="192 B: the c6-l2-blk1 device on the shipped 48-epoch stage 2", has_lever=True),
+    "c24-l2-48-bal": Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, stage 2 of 48 epochs "
+                         "(192 B payload)", {**B10, "code_channels": 24, "levels": 2, "balance_weight": 1.0},
+                         lever="192 B as 24 binary channels with the dead-channel penalty instead of 12 of 2 bits "
+                               "(stage 2 of 48 epochs, BER up to 1e-1)", versus="c12-l4-48", has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
