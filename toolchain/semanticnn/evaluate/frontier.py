@@ -152,6 +152,11 @@ RUNS = {
                          "(192 B payload)", {**B10, "code_channels": 24, "levels": 2, "balance_weight": 1.0},
                          lever="192 B as 24 binary channels with the dead-channel penalty instead of 12 of 2 bits "
                                "(stage 2 of 48 epochs, BER up to 1e-1)", versus="c12-l4-48", has_lever=True),
+    "c24-l2-96-bal": Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, stage 2 of 96 epochs "
+                         "(192 B payload)",
+                         {**B10, "code_channels": 24, "levels": 2, "balance_weight": 1.0, "epochs_stage2": 96},
+                         lever="192 B, 24 binary channels: stage 2 of 96 epochs, not 48", versus="c24-l2-48-bal",
+                         has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
