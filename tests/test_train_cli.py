@@ -43,6 +43,20 @@ def test_train_tiny_subset_writes_loadable_checkpoints(tmp_path):
         assert dec.classify_indices(idx, 0.01).shape == (2, 10)
 
 
+def test_time_limit_exits_75_and_says_how_to_go_on(tmp_path):
+    from semanticnn.train.cli import EXIT_TIME_LIMIT
+    from train_helpers import make_imagefolder, tiny_options
+
+    options = tiny_options(make_imagefolder(tmp_path / "data"), tmp_path / "run", time_limit=1e-9)
+    args = [arg for key, value in options.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+    result = CliRunner().invoke(train_cmd, args)
+    assert EXIT_TIME_LIMIT == 75 and result.exit_code == 75, result.output
+    assert result.output.splitlines()[-1] == (
+        "stopped after base epoch 1 of 1: another epoch would pass --time-limit 1e-09 min; continue with the "
+        f"same command and --resume (state in {tmp_path / 'run' / 'train_state.pt'})")
+    assert not (tmp_path / "run" / "encoder.pt").exists()
+
+
 def test_missing_data_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="dataset not found"):
         run_training(data=tmp_path / "none.zip", out=tmp_path)

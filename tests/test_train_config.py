@@ -38,6 +38,7 @@ def test_yaml_file(tmp_path):
     ('payload_code = "hamming"\n', "--payload-code must be 'plain' or 'golay-msb', got 'hamming'"),
     ("feature_weight = -0.5\n", "--feature-weight must be >= 0, got -0.5"),
     ("balance_weight = -1.0\n", "--balance-weight must be >= 0, got -1.0"),
+    ("time_limit = -5.0\n", "--time-limit must be >= 0 minutes, got -5.0"),
 ])
 def test_bad_values_are_one_line_config_errors(tmp_path, text, message):
     cfg = tmp_path / "bad.toml"

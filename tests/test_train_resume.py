@@ -7,7 +7,7 @@ import torch
 
 from semanticnn.errors import ConfigError
 from semanticnn.model.checkpoint import load_base, read_checkpoint
-from semanticnn.train.pipeline import run_training
+from semanticnn.train.pipeline import TimeLimitReached, run_training
 from semanticnn.train.state import STATE_NAME
 from train_helpers import make_imagefolder, tiny_options
 
@@ -61,6 +61,26 @@ def test_resume_after_epoch_1_equals_uninterrupted(folder, tmp_path, stop_at):
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "moved"))
     assert record["out"] == str(tmp_path / "moved")
     assert [row["device"] for row in record["stage2_history"]] == ["cpu", "cpu"]
+
+
+def test_legs_cut_by_the_time_limit_end_with_the_uninterrupted_weights(folder, tmp_path):
+    """A limit no epoch fits in stops every leg after one epoch, at the stage ends too, but not the last one."""
+    opts = dict(epochs_base=2, epochs_stage2=2)
+    run_training(**tiny_options(folder, tmp_path / "full", **opts), log=lambda m: None)
+    out, stops = tmp_path / "legs", []
+    for leg in range(6):
+        try:
+            record = run_training(**tiny_options(folder, out, time_limit=1e-9, **opts), log=lambda m: None,
+                                  resume=leg > 0)
+            break
+        except TimeLimitReached as stop:
+            stops.append(str(stop))
+    assert [s.split(":")[0].removeprefix("stopped after ") for s in stops] == [
+        "base epoch 1 of 2", "base epoch 2 of 2", "stage1 epoch 1 of 1", "stage2 epoch 1 of 2"]
+    assert stops[0] == ("stopped after base epoch 1 of 2: another epoch would pass --time-limit 1e-09 min; continue "
+                        f"with the same command and --resume (state in {out / STATE_NAME})")
+    assert len(record["stage2_history"]) == 2
+    _assert_same(_weights(tmp_path / "full"), _weights(out))
 
 
 def test_resume_with_another_config_is_refused(folder, tmp_path):

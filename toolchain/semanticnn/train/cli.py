@@ -6,13 +6,16 @@ overrides the defaults.
 """
 
 import dataclasses
+import sys
 
 import click
 
 from semanticnn.cli_options import toolchain_options
 from semanticnn.train.config import TrainConfig, field_kind
 
-__all__ = ["train_cmd", "snapshot_cmd"]
+__all__ = ["train_cmd", "snapshot_cmd", "EXIT_TIME_LIMIT"]
+
+EXIT_TIME_LIMIT = 75  # EX_TEMPFAIL of sysexits.h: not done yet, run again (with --resume)
 
 _HELP = {
     "backbone": "resnet8 (MCU-first) | resnet50 | mobilenetv2.",
@@ -43,6 +46,8 @@ _HELP = {
     "base": "Reuse this base.pt instead of training the backbone.",
     "out": "Output folder for encoder.pt, decoder.pt, base.pt, train_log.json.",
     "device": "auto | cpu | cuda | cuda:N.",
+    "time_limit": "Minutes this leg may run: stop after the epoch past which another would overrun, with "
+                  f"the state saved for --resume, and exit with code {EXIT_TIME_LIMIT} (0: no limit).",
 }
 
 
@@ -68,10 +73,14 @@ def _config_options(command):
 def train_cmd(config_file, resume, **options):
     """Train the base model, then the split encoder/decoder (stages 1 and 2)."""
     from semanticnn.progress import progress_bar
-    from semanticnn.train.pipeline import run_training
+    from semanticnn.train.pipeline import TimeLimitReached, run_training
 
-    record = run_training(config_file, progress=progress_bar(), log=lambda m: click.echo(m, err=True),
-                          resume=resume, **options)
+    try:
+        record = run_training(config_file, progress=progress_bar(), log=lambda m: click.echo(m, err=True),
+                              resume=resume, **options)
+    except TimeLimitReached as stop:
+        click.echo(str(stop), err=True)
+        sys.exit(EXIT_TIME_LIMIT)
     accs = ", ".join(f"BER {k}: {v:.3f}" for k, v in record["split_acc"].items())
     click.echo(f"base {record['base_test_acc']:.3f}; split {accs}; wrote {record['out']}")
 

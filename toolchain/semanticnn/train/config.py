@@ -74,10 +74,11 @@ class TrainConfig:
     out: str = "models"
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     threads: int = 2                 # torch CPU threads
+    time_limit: float = 0.0          # minutes for this leg; stop at the epoch that would pass it (0: none)
 
     def run_identity(self):
         """The fields that must match for ``--resume`` (not where or how it runs)."""
-        skip = {"out", "device", "threads"}
+        skip = {"out", "device", "threads", "time_limit"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
     @classmethod
@@ -193,6 +194,8 @@ def validate(config):
     for name in ("lr_base", "lr_stage1", "lr_stage2"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")
+    if config.time_limit < 0:
+        raise ConfigError(f"--time-limit must be >= 0 minutes, got {config.time_limit}")
     if config.kd_temperature <= 0:
         raise ConfigError(f"--kd-temperature must be > 0, got {config.kd_temperature}")
     if not 0.0 <= config.erasure_max <= 1.0:

@@ -13,7 +13,9 @@ Two-stage Feature-augmentation Learning on top of a trained backbone:
 
 Writes ``encoder.pt`` and ``decoder.pt`` (docs/design.md format) after each codec
 stage, ``train_log.json`` at the end, and ``train_state.pt`` after every epoch so that
-``resume=True`` continues an interrupted run with the same result.
+``resume=True`` continues an interrupted run with the same result. With ``time_limit``
+(minutes), a leg stops after the epoch past which another would end beyond the limit,
+its state saved, by raising ``TimeLimitReached``; the last epoch of stage 2 always ends the run.
 """
 
 import copy
@@ -40,7 +42,7 @@ from semanticnn.train.distributed import DistContext
 from semanticnn.train.loops import evaluate_base, evaluate_split, freeze_
 from semanticnn.train.state import STATE_NAME, check_finite, load_state, save_state, set_rng_state
 
-__all__ = ["run_training", "codec_modules", "save_codec", "EVAL_BERS", "STAGES"]
+__all__ = ["run_training", "codec_modules", "save_codec", "TimeLimitReached", "EVAL_BERS", "STAGES"]
 
 EVAL_BERS = (0.0, 1e-2, 5e-2, 1e-1)
 STAGES = ("base", "stage1", "stage2")
@@ -129,6 +131,10 @@ def save_codec(out, encoder, decoder, metadata):
     save_decoder(out / "decoder.pt", decoder, metadata)
 
 
+class TimeLimitReached(Exception):  # not an SnnError: the run is fine and goes on with --resume
+    """The leg stopped at ``time_limit`` after an epoch; the run's state is saved for ``--resume``."""
+
+
 class _Run:
     """Per-run state shared by the stages: config, context, data, out folder, record."""
 
@@ -143,6 +149,17 @@ class _Run:
     def clock(self):
         """Set ``record["train_seconds"]``: this leg's wall time plus the earlier legs'."""
         self.record["train_seconds"] = self.seconds_before + time.time() - self.t_start
+
+    def out_of_time(self, stage, done, epochs, epoch_seconds):
+        """True when another epoch would end past ``time_limit`` minutes of this leg (every rank agrees).
+
+        Never after the last epoch of stage 2: the run ends there anyway.
+        """
+        limit = self.config.time_limit * 60
+        if limit <= 0 or (stage == STAGES[-1] and done == epochs):
+            return False
+        over = time.time() - self.t_start + epoch_seconds > limit
+        return self.ctx.sum(float(over))[0] > 0
 
     def stage(self, name, modules, module_names):
         """Run stage ``name`` to its end, resuming inside it if the saved state says so."""
@@ -168,6 +185,11 @@ class _Run:
             if ctx.is_main:
                 save_state(self.out, cfg, name, done, named, run.opt, run.sched, self.gen, self.record)
             ctx.barrier()
+            if self.out_of_time(name, done, run.epochs, row["seconds"]):
+                raise TimeLimitReached(
+                    f"stopped after {name} epoch {done} of {run.epochs}: another epoch would pass --time-limit "
+                    f"{cfg.time_limit:g} min; continue with the same command and --resume "
+                    f"(state in {self.out / STATE_NAME})")
 
         link = engine.TrainLink(cfg.ber_max, cfg.ber_jitter, cfg.erasure_max)
         engine.run_stage(run, self.dataset.train, cfg.batch_size, link, self.gen, ctx,
@@ -189,6 +211,35 @@ def _base_model(run):
         run.stage("base", (base,), ("base",))
         return base.cpu()
     return load_base(run.out / "base.pt")
+
+
+def _train_stages(run):
+    """Base (or the reused one), stage 1, stage 2; returns the trained encoder."""
+    config, dataset, ctx, out, quiet = run.config, run.dataset, run.ctx, run.out, run.log
+    with (run.progress if run.progress is not None else nullcontext()):
+        base = _base_model(run)
+        run.record["base_test_acc"] = evaluate_base(base, dataset.test)
+        quiet(f"base test accuracy {run.record['base_test_acc']:.4f}")
+        if ctx.is_main and config.base is None:
+            save_base(out / "base.pt", base, base_config(config.backbone, split_channels(config.backbone),
+                                                         dataset.classes))
+        enc, dec = _build_codec(config, base, dataset.classes)
+        enc, dec = enc.to(ctx.device), dec.to(ctx.device)
+        meta = _metadata(run.record, config)
+        for stage in ("stage1", "stage2"):
+            if run.resume_from is not None and STAGES.index(run.resume_from[0]) > STAGES.index(stage):
+                continue
+            run.stage(stage, (enc, dec), ("encoder", "decoder"))
+            enc_cpu, dec_cpu = enc.cpu(), dec.cpu()
+            acc = _evaluate(enc_cpu, dec_cpu, dataset.test, config.seed)
+            run.record[f"{stage}_split_acc"] = acc
+            run.record[f"{stage}_code_usage"] = code_usage_of(enc_cpu.eval(), dataset.test[0])
+            quiet(f"after {stage}: split accuracy {acc}")
+            quiet(f"after {stage}: {usage_line(run.record[f'{stage}_code_usage'])}")
+            if ctx.is_main:
+                save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
+            enc, dec = enc_cpu.to(ctx.device), dec_cpu.to(ctx.device)
+    return enc
 
 
 def _resume_state(out, config):
@@ -221,29 +272,11 @@ def run_training(config_file=None, progress=None, log=print, resume=False, **opt
         run.record.update({**run.resume_from[2]["record"], "out": str(out)})  # the folder may have moved
         run.seconds_before = run.record.get("train_seconds", 0.0)
     quiet(f"data: {run.record['n_train']} train, {run.record['n_test']} test ({time.time() - t_start:.1f}s)")
-    with (run.progress if run.progress is not None else nullcontext()):
-        base = _base_model(run)
-        run.record["base_test_acc"] = evaluate_base(base, dataset.test)
-        quiet(f"base test accuracy {run.record['base_test_acc']:.4f}")
-        if ctx.is_main and config.base is None:
-            save_base(out / "base.pt", base, base_config(config.backbone, split_channels(config.backbone),
-                                                         dataset.classes))
-        enc, dec = _build_codec(config, base, dataset.classes)
-        enc, dec = enc.to(ctx.device), dec.to(ctx.device)
-        meta = _metadata(run.record, config)
-        for stage in ("stage1", "stage2"):
-            if run.resume_from is not None and STAGES.index(run.resume_from[0]) > STAGES.index(stage):
-                continue
-            run.stage(stage, (enc, dec), ("encoder", "decoder"))
-            enc_cpu, dec_cpu = enc.cpu(), dec.cpu()
-            acc = _evaluate(enc_cpu, dec_cpu, dataset.test, config.seed)
-            run.record[f"{stage}_split_acc"] = acc
-            run.record[f"{stage}_code_usage"] = code_usage_of(enc_cpu.eval(), dataset.test[0])
-            quiet(f"after {stage}: split accuracy {acc}")
-            quiet(f"after {stage}: {usage_line(run.record[f'{stage}_code_usage'])}")
-            if ctx.is_main:
-                save_codec(out, enc_cpu, dec_cpu, {**meta, "stage": stage, "split_acc": acc})
-            enc, dec = enc_cpu.to(ctx.device), dec_cpu.to(ctx.device)
+    try:
+        enc = _train_stages(run)
+    except TimeLimitReached:
+        ctx.close()  # every rank stopped after the same epoch
+        raise
     run.record["split_acc"] = run.record["stage2_split_acc"]
     run.record["centres"] = enc.cpu().centres().tolist()
     run.record["prelu_slopes"] = enc.prelu_slopes().tolist()
