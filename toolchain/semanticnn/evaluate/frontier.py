@@ -158,9 +158,11 @@ RUNS = {
                          lever="192 B, 24 binary channels: stage 2 of 96 epochs, not 48", versus="c24-l2-48-bal",
                          has_lever=True),
     SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
-    "c12-l4-96-b05": Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2, stage 2 of 96 epochs "
-                         "(192 B payload)", {"epochs_stage2": 96},
-                         lever="192 B, the shipped code: stage 2 of 96 epochs, not 48", has_lever=True),
+    "c24-l2-96-b05-bal": Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, trained on BER "
+                             "up to 5e-2, stage 2 of 96 epochs (192 B payload)",
+                             {"code_channels": 24, "levels": 2, "balance_weight": 1.0, "epochs_stage2": 96},
+                             lever="192 B, 24 binary channels on 96 epochs: training BER up to 5e-2, not 1e-1",
+                             versus="c24-l2-96-bal", has_lever=True),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
                            lever="191 B as 8 channels of 2 bits with Golay-protected MSBs instead of 12 plain",
