@@ -14,7 +14,7 @@ from semanticnn.channel.packets import packetize
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.firmware.project import render_packet_header
 from semanticnn.firmware.render import TEMPLATES_DIR
-from semanticnn.firmware.sq import bitstream_from_output, rms_scale, sq_params, symbols_from_output
+from semanticnn.firmware.sq import bitstream_from_output, positive_q7, rms_scale, sq_params, symbols_from_output
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
 
@@ -104,7 +104,9 @@ def test_sq_stage_bit_exact_with_mirror(driver, levels, gray, shape, zp, mtu, co
     for trial in range(5):
         centres = np.sort(rng.normal(0, 1, levels)) + np.arange(levels) * 1e-3
         slopes = rng.uniform(-1.0, 2.0, shape[-1])
-        a, b = sq_params(centres, slopes)
+        scales = rng.choice([1.0, 0.5, 0.14], shape[-1])  # the export's channel scales k_c
+        a, b = sq_params(centres, slopes, scales)
+        p = positive_q7(scales, shape[-1])
         q = rng.integers(-128, 128, shape, dtype=np.int8)
         if trial == 4:
             q[...] = zp if -128 <= zp <= 127 else 0  # all-zero w: R = 0
@@ -112,13 +114,13 @@ def test_sq_stage_bit_exact_with_mirror(driver, levels, gray, shape, zp, mtu, co
         n, c = q.size, shape[-1]
         frame_id = int(rng.integers(0, 65536))
         golay = int(code == "golay-msb")
-        lines.append(" ".join(map(str, ["sq", n, c, zp, int(gray), k, mtu, frame_id, golay, *a, *b, *q.ravel()])))
+        lines.append(" ".join(map(str, ["sq", n, c, zp, int(gray), k, mtu, frame_id, golay, *p, *a, *b, *q.ravel()])))
 
         v = q.astype(np.int64) - zp
-        w = np.where(v >= 0, v * 128, v * a.astype(np.int64))
-        sym = symbols_from_output(q, zp, a, b)
+        w = np.where(v >= 0, v * p.astype(np.int64), v * a.astype(np.int64))
+        sym = symbols_from_output(q, zp, a, b, p)
         bits = PayloadLayout(n, levels, code).pack(to_codewords(sym, gray))
-        assert bits == bitstream_from_output(q, zp, a, b, gray, code)
+        assert bits == bitstream_from_output(q, zp, a, b, gray, code, p)
         pkts = packetize(bits, frame_id, mtu)
         expected.append(
             f"R {rms_scale(w)} S {' '.join(map(str, sym))} B {bits.hex()} P "

@@ -72,6 +72,7 @@ def encode_output(output, manifest, frame_id):
         manifest["output"]["zero_point"],
         sq["prelu_slopes_q7"],
         sq["boundaries_q12"],
+        sq.get("prelu_positive_q7"),  # absent from exports made before the channel scales: 128 each
     )
     bitstream = PayloadLayout.from_manifest(manifest).pack(to_codewords(symbols, gray=sq["mapping"] == "gray"))
     return symbols, bitstream, packetize(bitstream, frame_id, manifest["mtu"])

@@ -6,9 +6,13 @@ encoder's, so its split rows measure what a board sends. Per image:
     q = clip(round(pixel / 255 / s_in) + z_in, -128, 127)     (the graph's int8 input)
     out = tflite_micro(q)                                      (reference kernels: bit-exact with the board)
     symbols = sq(out)                                          (``firmware.sq``: PReLU, power norm, thresholds)
+
+with the SQ constants of the export's ``export.json`` beside the graph (its channel scales).
 """
 
 import hashlib
+import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +23,32 @@ from semanticnn.errors import ConfigError
 __all__ = ["Int8Encoder"]
 
 
+def _sq_constants(path, model_bytes):
+    """``(A_q7, B_q12, P_q7)`` of the export, from the ``export.json`` beside ``path``.
+
+    An export scales the GDN output's channels (``export.equalise``) and records there the
+    integer SQ constants that undo it: the graph alone does not give them.
+    """
+    manifest_path = path.with_name("export.json")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        sq = manifest["sq"]
+        constants = sq["prelu_slopes_q7"], sq["boundaries_q12"], sq.get("prelu_positive_q7")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"no readable export.json beside {path}: pass the encoder_int8.tflite inside its "
+                          "`snn export` folder, where export.json holds the SQ constants") from None
+    if manifest.get("model_crc32") != zlib.crc32(model_bytes):
+        raise ConfigError(f"{manifest_path} belongs to another model than {path}: pass the encoder_int8.tflite "
+                          "of one `snn export` folder, unchanged")
+    return constants
+
+
 class Int8Encoder:
     """Symbol indices ``[B, C, H, W]`` of uint8 images ``[B, 3, H, W]``, as the device computes them."""
 
     def __init__(self, tflite_path, encoder):
         from semanticnn.export.kernel_plan import plan_graph
         from semanticnn.export.tflite_graph import read_graph
-        from semanticnn.firmware.sq import sq_params
 
         path = Path(tflite_path)
         try:
@@ -47,7 +70,7 @@ class Int8Encoder:
         self.shape = (c, h, w)
         self.input_q = (float(plan.input_tensor.scale[0]), int(plan.input_tensor.zero_point[0]))
         self.output_zp = int(plan.output_tensor.zero_point[0])
-        self.sq = sq_params(np.asarray(encoder.centres(), np.float64), np.asarray(encoder.prelu_slopes(), np.float64))
+        self.sq = _sq_constants(path, self.model_bytes)
 
     def indices(self, images_nchw):
         """``[B, C, H, W]`` int64 symbol indices of uint8 images ``[B, 3, H, W]``."""

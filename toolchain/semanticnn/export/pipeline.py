@@ -15,6 +15,7 @@ from semanticnn.channel.packets import DEFAULT_MTU, packet_count
 from semanticnn.channel.payload import PayloadLayout
 from semanticnn.export import checks, preflight
 from semanticnn.export.convert import images_to_float, to_int8_tflite
+from semanticnn.export.equalise import channel_scales, scale_gdn_output
 from semanticnn.export.gdn_ranges import gdn_ranges
 from semanticnn.export.kernel_plan import plan_graph
 from semanticnn.export.model_data import render_model_data
@@ -22,7 +23,7 @@ from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.project import STACK_BYTES
 from semanticnn.firmware.render import render_model, write_tree
 from semanticnn.firmware.runtimes import DEFAULT_RUNTIME
-from semanticnn.firmware.sq import float_symbols, sq_params, symbols_from_outputs
+from semanticnn.firmware.sq import float_symbols, positive_q7, sq_params, symbols_from_outputs
 from semanticnn.provenance import provenance
 
 __all__ = ["DEFAULT_MTU", "MODEL_FILE", "export_encoder", "quantize_input"]
@@ -70,9 +71,11 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     module = encoder.export_module().eval()
     slopes, centres = np.asarray(encoder.prelu_slopes(), np.float64), np.asarray(encoder.centres(), np.float64)
     calibration = images_to_float(images[:CALIBRATION_IMAGES])
-    slopes32, centres32 = slopes.astype(np.float32), centres.astype(np.float32)
+    scales = channel_scales(module, calibration.permute(0, 3, 1, 2), slopes)
+    scale_gdn_output(module, scales)
+    slopes32, centres32, scales32 = slopes.astype(np.float32), centres.astype(np.float32), scales.astype(np.float32)
     pinned = gdn_ranges(module, calibration.permute(0, 3, 1, 2),
-                        lambda gdn: float_symbols(gdn.permute(0, 2, 3, 1).numpy(), slopes32, centres32))
+                        lambda gdn: float_symbols(gdn.permute(0, 2, 3, 1).numpy() / scales32, slopes32, centres32))
     model_bytes = to_int8_tflite(module, calibration, pinned)
     plan = plan_graph(read_graph(model_bytes), dsp=target.dsp, fold_pads=chosen_runtime.folds_pads)
     model_files = render_model(plan, source=checkpoint.name, dsp=target.dsp)
@@ -83,7 +86,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
     check_images = images[CALIBRATION_IMAGES:]
     q_in = quantize_input(check_images, in_scale, in_zp)
     ref = checks.tflm_outputs(model_bytes, q_in)
-    a_q7, b_q12 = sq_params(centres, slopes)
+    a_q7, b_q12 = sq_params(centres, slopes, scales)
+    p_q7 = positive_q7(scales, len(scales))
     with torch.no_grad():
         float_out = module(images_to_float(check_images).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
     report = {
@@ -92,8 +96,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
         "int8_vs_float": checks.check_float_closeness(
             (ref.astype(np.float32) - out_zp) * out_scale,
             float_out.reshape(ref.shape),
-            symbols_from_outputs(ref, out_zp, a_q7, b_q12),
-            float_symbols(float_out, slopes32, centres32).reshape(len(ref), -1),
+            symbols_from_outputs(ref, out_zp, a_q7, b_q12, p_q7),
+            float_symbols(float_out / scales32, slopes32, centres32).reshape(len(ref), -1),
         ),
     }
     config = encoder.config
@@ -122,6 +126,8 @@ def export_encoder(checkpoint, target_name, out_dir, mtu=DEFAULT_MTU, data=None,
             "payload_code": layout.code,
             "centres": [float(c) for c in centres],
             "prelu_slopes": [float(a) for a in slopes],
+            "channel_scales": [float(k) for k in scales],
+            "prelu_positive_q7": [int(p) for p in p_q7],
             "prelu_slopes_q7": [int(a) for a in a_q7],
             "boundaries_q12": [int(b) for b in b_q12],
         },

@@ -38,6 +38,7 @@ def config_context(target, manifest) -> dict:
         "golay_msb": int(sq.get("payload_code", "plain") == "golay-msb"),
         "sq_stage": int(sq["mapping"] != RAW_MAPPING),
         "prelu_a_q7": sq.get("prelu_slopes_q7", []),
+        "prelu_p_q7": sq.get("prelu_positive_q7", [128] * len(sq.get("prelu_slopes_q7", []))),
         "bounds_q12": sq.get("boundaries_q12", []),
         "mtu": manifest["mtu"],
         "payload_bytes": manifest["payload_bytes"],
