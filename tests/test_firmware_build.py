@@ -80,7 +80,7 @@ def test_config_header_pins(tmp_path):
     assert "#define SNN_GEN_VERSION 1\n" in text
     assert '#define SNN_TARGET_NAME        "qemu-m7"' in text
     assert re.search(r"#define SNN_MODEL_CRC\s+0x[0-9A-F]{8}u\n", text)
-    assert text.count("_Static_assert(") == 9
+    assert text.count("_Static_assert(") == 10
     assert "{{" not in text and "{%" not in text and "{#" not in text
 
 

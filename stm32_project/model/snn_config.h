@@ -25,6 +25,22 @@
 #define SNN_MODEL_CRC          0x65E8A9FFu
 
 #if SNN_SQ_STAGE
+/* PReLU positive-side multipliers P_c (q7), one per output channel. */
+static const int32_t snn_prelu_p_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+};
+
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
     116,
@@ -50,6 +66,8 @@ static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
 
 _Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 12u,
                "one PReLU slope per output channel");
+_Static_assert(sizeof snn_prelu_p_q7 / sizeof snn_prelu_p_q7[0] == 12u,
+               "one positive multiplier per output channel");
 _Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 3u,
                "L - 1 boundaries");
 #endif

@@ -203,7 +203,7 @@ static uint32_t cmd_infer(const uint8_t *req, uint32_t n, uint8_t *res)
 #endif
 #if SNN_SQ_STAGE
     n_bytes = snn_sq_encode(output, SNN_OUTPUT_BYTES, SNN_OUTPUT_CHANNELS, SNN_OUTPUT_ZERO_POINT,
-                            snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
+                            snn_prelu_p_q7, snn_prelu_a_q7, snn_bounds_q12, SNN_LEVELS - 1u, SNN_BITS_PER_SYMBOL,
                             SNN_GRAY, SNN_GOLAY_MSB, bitstream, NULL);
     n_packets = snn_packetize(bitstream, n_bytes, frame_id, SNN_MTU, &packets[0][0], packet_len);
 #else

@@ -32,7 +32,7 @@ uint32_t snn_isqrt64(uint64_t x)
 }
 
 uint32_t snn_sq_scale(const int8_t *q, uint32_t n, uint32_t channels,
-                      int32_t zero_point, const int32_t *a_q7)
+                      int32_t zero_point, const int32_t *p_q7, const int32_t *a_q7)
 {
     uint64_t s = 0;
     uint32_t c = 0;
@@ -41,7 +41,7 @@ uint32_t snn_sq_scale(const int8_t *q, uint32_t n, uint32_t channels,
         return 0;
     }
     for (uint32_t i = 0; i < n; i++) {
-        int32_t w = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
+        int32_t w = snn_sq_prelu((int32_t)q[i] - zero_point, p_q7[c], a_q7[c]);
         s += (uint64_t)((int64_t)w * (int64_t)w);
         if (++c == channels) {
             c = 0;
@@ -114,19 +114,19 @@ static inline __attribute__((always_inline)) void put_group(struct bit_writer *w
 }
 
 uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
-                       int32_t zero_point, const int32_t *a_q7,
+                       int32_t zero_point, const int32_t *p_q7, const int32_t *a_q7,
                        const int32_t *b_q12, uint32_t n_bounds,
                        uint32_t bits_per_symbol, int gray, int golay_msb,
                        uint8_t *bitstream, uint8_t *symbols)
 {
-    uint32_t r = snn_sq_scale(q, n, channels, zero_point, a_q7);
+    uint32_t r = snn_sq_scale(q, n, channels, zero_point, p_q7, a_q7);
     uint32_t grouped = golay_msb ? n - n % SNN_GOLAY_INFO_BITS : 0u;
     struct bit_writer w = {bitstream, 0u, 0u};
     uint8_t group[SNN_GOLAY_INFO_BITS];
     uint32_t c = 0;
 
     for (uint32_t i = 0; i < n; i++) {
-        int32_t v = snn_sq_prelu((int32_t)q[i] - zero_point, a_q7[c]);
+        int32_t v = snn_sq_prelu((int32_t)q[i] - zero_point, p_q7[c], a_q7[c]);
         uint32_t sym = snn_sq_symbol(v, r, b_q12, n_bounds);
         uint32_t code = snn_codeword(sym, gray);
 

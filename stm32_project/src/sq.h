@@ -12,16 +12,16 @@
 /* Floor square root of a 64-bit unsigned integer. */
 uint32_t snn_isqrt64(uint64_t x);
 
-/* PReLU in integer form: w = v * 128 if v >= 0 else v * a_q7. */
-static inline int32_t snn_sq_prelu(int32_t v, int32_t a_q7)
+/* PReLU in integer form: w = v * p_q7 if v >= 0 else v * a_q7. */
+static inline int32_t snn_sq_prelu(int32_t v, int32_t p_q7, int32_t a_q7)
 {
-    return v >= 0 ? v * 128 : v * a_q7;
+    return v >= 0 ? v * p_q7 : v * a_q7;
 }
 
 /* R = isqrt((S << 8) / N), S = sum of w^2 over the n-element NHWC tensor q
  * with `channels` channels (channel = index % channels). */
 uint32_t snn_sq_scale(const int8_t *q, uint32_t n, uint32_t channels,
-                      int32_t zero_point, const int32_t *a_q7);
+                      int32_t zero_point, const int32_t *p_q7, const int32_t *a_q7);
 
 /* Symbol = number of j < n_bounds with w * 65536 > b_q12[j] * r. */
 uint32_t snn_sq_symbol(int32_t w, uint32_t r, const int32_t *b_q12,
@@ -42,7 +42,7 @@ static inline uint32_t snn_codeword(uint32_t symbol, int gray)
  * NULL the symbol indices are stored there too. Returns the bitstream length in
  * bytes. */
 uint32_t snn_sq_encode(const int8_t *q, uint32_t n, uint32_t channels,
-                       int32_t zero_point, const int32_t *a_q7,
+                       int32_t zero_point, const int32_t *p_q7, const int32_t *a_q7,
                        const int32_t *b_q12, uint32_t n_bounds,
                        uint32_t bits_per_symbol, int gray, int golay_msb,
                        uint8_t *bitstream, uint8_t *symbols);
