@@ -76,6 +76,10 @@ def test_the_sq_stage_undoes_a_channel_scale():
     assert (b2 == b).all() and a2.tolist() == [32, 128, 96]
     assert (symbols_from_output(scaled, 0, a2, b2, p2) == symbols_from_output(q, 0, a, b)).all()
     assert not (symbols_from_output(scaled, 0, a, b) == symbols_from_output(q, 0, a, b)).all()
+    with pytest.raises(ConfigError) as err:
+        symbols_from_output(q, 0, a2, b2, p2[:2])
+    assert str(err.value) == ("output tensor with last dimension (3,) needs one PReLU slope and one positive "
+                              "multiplier per channel, got 3 and 2")
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,8 @@ def _prelu(q: np.ndarray, zero_point: int, a_q7, p_q7=None) -> np.ndarray:
     a = np.asarray(a_q7, dtype=np.int64)
     p = np.full(a.shape, 128, dtype=np.int64) if p_q7 is None else np.asarray(p_q7, dtype=np.int64)
     if v.ndim == 0 or v.shape[-1] != a.size or p.shape != a.shape:
-        raise ConfigError(f"output tensor with last dimension {v.shape[-1:]} needs {a.size} PReLU slopes "
-                          f"and positive multipliers, got {a.size} and {p.size}")
+        raise ConfigError(f"output tensor with last dimension {v.shape[-1:]} needs one PReLU slope and one "
+                          f"positive multiplier per channel, got {a.size} and {p.size}")
     return np.where(v >= 0, v * p, v * a)
 
 
