@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_ENCODER = ROOT / "models" / "encoder.pt"
 SHIPPED_DECODER = ROOT / "models" / "decoder.pt"
+C12_ENCODER = ROOT / "models" / "runs" / "c12-l4-48-b05" / "encoder.pt"  # L = 4, shipped until stop 28
 
 
 def pytest_addoption(parser):

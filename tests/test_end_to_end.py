@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHIPPED_ENCODER
+from conftest import C12_ENCODER
 from semanticnn.export.tflite_graph import read_graph
 from semanticnn.firmware.elfsize import flash_bytes, ram_static_bytes
 from semanticnn.firmware.targets import get_target
@@ -36,8 +36,8 @@ def test_export_manifest_records_checks_and_sizes(exported_qemu):
     _, m = exported_qemu
     assert m["target"] == "qemu-m7"
     assert m["input"]["shape"] == [1, 32, 32, 3]
-    assert m["sq"]["levels"] == 4 and m["sq"]["bits_per_symbol"] == 2
-    assert m["n_symbols"] == 12 * 8 * 8 and m["payload_bytes"] == (m["n_symbols"] * 2 + 7) // 8 == 192
+    assert m["sq"]["levels"] == 2 and m["sq"]["bits_per_symbol"] == 1
+    assert m["n_symbols"] == 24 * 8 * 8 and m["payload_bytes"] == (m["n_symbols"] * 1 + 7) // 8 == 192
     assert m["compression_vs_float32"] == round(m["float32_split_bytes"] / m["payload_bytes"], 2)
     assert m["checks"]["litert_ref_vs_tflm"] == {"samples": 32, "bit_exact": 32}
     assert m["checks"]["generated_c_vs_tflm"] == {"samples": 32, "bit_exact": 32}
@@ -121,12 +121,12 @@ def test_board_on_port_is_bit_exact(board_port, tmp_path):
 
 
 def test_golay_msb_payload_is_bit_exact_on_qemu(tmp_path):
-    """The shipped encoder with payload code golay-msb: the firmware's packets equal the Python mirror's."""
+    """The L = 4 encoder with payload code golay-msb: the firmware's packets equal the Python mirror's."""
     from semanticnn.channel.payload import PayloadLayout
     from semanticnn.export.pipeline import export_encoder
     from semanticnn.model.checkpoint import load_encoder, save_encoder
 
-    encoder = load_encoder(SHIPPED_ENCODER)
+    encoder = load_encoder(C12_ENCODER)
     encoder.config["payload_code"] = "golay-msb"
     checkpoint = tmp_path / "encoder-golay.pt"
     save_encoder(checkpoint, encoder)

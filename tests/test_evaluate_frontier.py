@@ -130,8 +130,9 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
     for name in RUNS:
         assert f"`{name}`" in md
     assert "| raw uint8 | 16384 | 4.0x | 81.0 ± 0.0 | 80.0 ± 0.0 | 75.0 ± 0.0 | 50.0 ± 0.0 | 30.0 ± 0.0 |" in md
-    assert ("| `c12-l4-48-b05`: 12 code channels, L = 4, trained on BER up to 5e-2 (shipped) | 192 | 227 (5 pkt) | "
-            "341.3x | 11 of 12 | 80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
+    assert ("| `c24-l2-96-b05-bal`: 24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to "
+            "5e-2, stage 2 of 96 epochs (192 B payload; shipped) | 192 | 227 (5 pkt) | 341.3x | 23 of 24 | "
+            "80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert ("| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) | 2730.7x | "
             "1 of 1 |") in md
     assert "Code channels in use: those whose symbols carry at least 0.01 bits each on these images" in md
@@ -143,7 +144,7 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
 
 def test_frontier_payloads_span_24_to_192_bytes():
     payloads = sorted(_payload(name) for name, r in RUNS.items() if r.kind == "frontier")
-    assert payloads == [24, *[48] * 12, 96, 191, *[192] * 10]
+    assert payloads == [24, *[48] * 12, 96, 191, *[192] * 11]
     assert RUNS[SHIPPED].overrides == {} and len(BERS) == 5
 
 
@@ -335,5 +336,5 @@ def test_training_a_run_continues_its_saved_state(tmp_path, monkeypatch, saved):
         (folder / "train_state.pt").write_bytes(b"state")
     train_run("c4", tmp_path, threads=1)
     (config, options), = calls
-    assert config.name == "mcu.toml" and options["out"] == str(folder)
+    assert config.name == "mcu-c12.toml" and options["out"] == str(folder)
     assert options["resume"] is saved and options["code_channels"] == 4 and options["ber_max"] == 0.1

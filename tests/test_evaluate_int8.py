@@ -62,7 +62,7 @@ def test_a_graph_of_another_encoder_is_refused(exported_qemu):
     other = load_encoder(ROOT / "models" / "runs" / "c8-48" / "encoder.pt")
     with pytest.raises(ConfigError) as err:
         Int8Encoder(exported_qemu[0] / "encoder_int8.tflite", other)
-    assert str(err.value) == (f"{exported_qemu[0] / 'encoder_int8.tflite'} outputs [8, 8, 12] (HWC) but the "
+    assert str(err.value) == (f"{exported_qemu[0] / 'encoder_int8.tflite'} outputs [8, 8, 24] (HWC) but the "
                               "encoder's code is [8, 8, 8]: pass the encoder_int8.tflite exported from this encoder")
 
 

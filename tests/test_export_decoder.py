@@ -33,7 +33,7 @@ def test_writes_the_graph_and_a_manifest_a_receiver_can_use(exported):
     dec = load_decoder(SHIPPED_DECODER)
     c, h, w = dec.config["code_shape"]
     assert manifest["n_symbols"] == c * h * w and manifest["symbol_order"] == "NHWC"
-    assert (manifest["levels"], manifest["bits_per_symbol"]) == (dec.config["levels"], 2)
+    assert (manifest["levels"], manifest["bits_per_symbol"]) == (dec.config["levels"], 1)
     assert manifest["payload_bytes"] == (c * h * w * manifest["bits_per_symbol"] + 7) // 8 == 192
     assert manifest["max_packets"] == 5
     assert manifest["centres"] == [float(v) for v in dec.centres]

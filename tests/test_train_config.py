@@ -70,13 +70,23 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 @pytest.mark.parametrize("name", ["mcu.toml", "resnet50-cifar100.toml", "mobilenetv2-cifar100.toml"])
 def test_shipped_configs_are_valid(name):
     config = make_config(CONFIGS / name)
-    assert config.levels in (4, 8) and config.mapping == "gray"
+    assert config.levels in (2, 4, 8) and config.mapping == "gray"
 
 
 def test_mcu_config_is_the_192_byte_model():
     config = make_config(CONFIGS / "mcu.toml")
-    assert (config.backbone, config.code_channels, config.levels, config.train_tail) == ("resnet8", 12, 4, True)
-    assert config.code_channels * 8 * 8 * 2 // 8 == 192
+    assert (config.backbone, config.code_channels, config.levels, config.train_tail) == ("resnet8", 24, 2, True)
+    assert (config.balance_weight, config.epochs_stage2, config.ber_max) == (1.0, 96, 0.05)
+    assert config.code_channels * 8 * 8 * 1 // 8 == 192
+
+
+def test_the_frozen_c12_config_is_mcu_toml_but_for_the_four_keys_that_changed():
+    from semanticnn.evaluate.frontier import C12, RUNS, SHIPPED, _run_config
+
+    shipped, c12 = make_config(CONFIGS / "mcu.toml").run_identity(), make_config(CONFIGS / "mcu-c12.toml")
+    assert {k: v for k, v in c12.run_identity().items() if shipped[k] != v} == {
+        "code_channels": 12, "levels": 4, "balance_weight": 0.0, "epochs_stage2": 48}
+    assert _run_config(SHIPPED).run_identity() == shipped and RUNS[C12].config == "mcu-c12.toml"
 
 
 def test_lora_config_is_the_48_byte_frontier_run():

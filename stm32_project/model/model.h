@@ -12,15 +12,15 @@
 #define SNN_INPUT_BYTES 3072
 #define SNN_OUTPUT_H 8
 #define SNN_OUTPUT_W 8
-#define SNN_OUTPUT_C 12
-#define SNN_OUTPUT_BYTES 768
+#define SNN_OUTPUT_C 24
+#define SNN_OUTPUT_BYTES 1536
 #define SNN_ACTIVATION_BYTES 24832
 #define SNN_N_LAYERS 7
 
 /* Per layer, in execution order: multiply-accumulates, and the latency timer's reading
  * (board unit) when the layer finished: written by snn_model_run() in builds with
  * SNN_LAYER_TIMING, defined in main.c, read by the LAYERS command. */
-static const uint32_t snn_layer_macs[SNN_N_LAYERS] = { 442368, 524288, 98304, 0, 9216, 0, 0 };
+static const uint32_t snn_layer_macs[SNN_N_LAYERS] = { 442368, 524288, 196608, 0, 36864, 0, 0 };
 extern uint32_t snn_layer_latency[SNN_N_LAYERS];
 
 /* The activation arena: input, intermediate tensors and scratch, placed by the exporter's

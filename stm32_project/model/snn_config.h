@@ -10,11 +10,11 @@
 
 #define SNN_TARGET_NAME        "stm32f7"
 
-#define SNN_OUTPUT_ZERO_POINT  (0)
-#define SNN_OUTPUT_CHANNELS    12u
-#define SNN_N_SYMBOLS          768u
-#define SNN_LEVELS             4u
-#define SNN_BITS_PER_SYMBOL    2u
+#define SNN_OUTPUT_ZERO_POINT  (44)
+#define SNN_OUTPUT_CHANNELS    24u
+#define SNN_N_SYMBOLS          1536u
+#define SNN_LEVELS             2u
+#define SNN_BITS_PER_SYMBOL    1u
 #define SNN_GRAY               1
 #define SNN_GOLAY_MSB          0
 #define SNN_SQ_STAGE           1
@@ -22,7 +22,7 @@
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0x65E8A9FFu
+#define SNN_MODEL_CRC          0x9F849051u
 
 #if SNN_SQ_STAGE
 /* PReLU positive-side multipliers P_c (q7), one per output channel. */
@@ -39,36 +39,58 @@ static const int32_t snn_prelu_p_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused))
     128,
     128,
     128,
+    564,
+    128,
+    128,
+    128,
+    1191,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
+    128,
 };
 
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
-    116,
-    116,
-    115,
-    117,
-    116,
-    117,
-    115,
-    116,
-    117,
-    118,
-    115,
-    115,
+    7,
+    5,
+    7,
+    7,
+    8,
+    5,
+    6,
+    5,
+    5,
+    5,
+    5,
+    4,
+    2,
+    7,
+    7,
+    7,
+    3,
+    4,
+    5,
+    5,
+    8,
+    10,
+    5,
+    6,
 };
 
 /* Decision boundaries B_j (q12) between neighbouring centres. */
 static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
-    -4217,
-    166,
-    4669,
+    -36,
 };
 
-_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 12u,
+_Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 24u,
                "one PReLU slope per output channel");
-_Static_assert(sizeof snn_prelu_p_q7 / sizeof snn_prelu_p_q7[0] == 12u,
+_Static_assert(sizeof snn_prelu_p_q7 / sizeof snn_prelu_p_q7[0] == 24u,
                "one positive multiplier per output channel");
-_Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 3u,
+_Static_assert(sizeof snn_bounds_q12 / sizeof snn_bounds_q12[0] == 1u,
                "L - 1 boundaries");
 #endif
 _Static_assert((1u << SNN_BITS_PER_SYMBOL) == SNN_LEVELS, "L = 2^k");

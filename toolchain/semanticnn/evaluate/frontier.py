@@ -1,7 +1,7 @@
 """Rate-accuracy frontier and ablations of the MCU-first model (``make bench-accuracy``).
 
-Every run is a config under ``configs/`` (``configs/mcu.toml`` unless its ``Run`` names
-another) plus a few overrides, trained on the shared base (``models/base.pt``) into
+Every run is a config under ``configs/`` (``configs/mcu-c12.toml``, the model shipped until
+stop 28, unless its ``Run`` names another) plus a few overrides, trained on the shared base (``models/base.pt``) into
 ``models/runs/<name>`` (the shipped run into ``models/``), and evaluated on the CIFAR-10
 test split over the same i.i.d. bit channel at every BER, mean ± std over the channel
 seeds of ``snn eval``:
@@ -10,7 +10,8 @@ seeds of ``snn eval``:
   and 192 B of payload a frame; 6 binary channels (48 B), with context convs on the
   device or a wider edge decoder; 12 channels of 2 bits and 24 binary channels (192 B);
   8 channels of 2 bits with each symbol's MSB protected by Golay(24, 12) (191 B);
-  the 12-channel, 2-bit run on 48 epochs, trained on BER up to 5e-2, is the shipped model in ``models/``;
+  24 binary channels on a 96-epoch stage 2, trained on BER up to 5e-2 (``configs/mcu.toml``), is the
+  shipped model in ``models/``;
 * ablations, each one switch of the shipped configuration off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
   levers of issue 9 (distillation, the deeper device encoder, the longer stage 2, the
@@ -45,7 +46,8 @@ __all__ = ["Run", "RUNS", "SHIPPED", "REPRO", "BERS", "PACKET_LOSS", "ROBUSTNESS
 
 ROOT = Path(__file__).resolve().parents[3]
 BERS = (0.0, 1e-3, 1e-2, 5e-2, 1e-1)
-SHIPPED = "c12-l4-48-b05"
+SHIPPED = "c24-l2-96-b05-bal"   # configs/mcu.toml, in models/
+C12 = "c12-l4-48-b05"           # the model shipped until stop 28 (configs/mcu-c12.toml): most runs change it
 PACKET_LOSS = 0.1  # fraction of packets lost in every run's packet-loss row
 ROBUSTNESS = ("split-est-half", "split-est-double", "split-est-unknown", "split-lost")
 SHIPPED_METHODS = ("unsplit", "split", *ROBUSTNESS, "raw-uint8", "raw-int8")  # every method of ``snn eval``
@@ -60,9 +62,9 @@ class Run:
     kind: str          # "frontier" | "ablation"
     label: str
     overrides: dict = field(default_factory=dict)
-    config: str = "mcu.toml"
+    config: str = "mcu-c12.toml"
     lever: str | None = None    # what this run and ``versus`` differ in
-    versus: str = SHIPPED       # the run it is measured against
+    versus: str = C12           # the run it is measured against
     has_lever: bool = False     # True: this run has the lever and ``versus`` lacks it
 
 
@@ -70,7 +72,7 @@ S24 = {"epochs_stage2": 24}  # the schedule of the leave-one-out runs, the shipp
 C8 = {"code_channels": 8, "levels": 8}  # the code shipped until stop 13 (8 channels of 3 bits), the runs' base
 B10 = {"ber_max": 0.1}  # the training BER range of every run before stop 15 (the shipped one trains up to 5e-2)
 REFERENCE = "stage2-24"     # the 24-epoch run that the leave-one-out runs are measured against
-REPRO = "c12-l4-48-b05-repro"   # the shipped configuration trained again: the reproduction target
+REPRO = "c24-l2-96-b05-bal-repro"   # the shipped configuration trained again: the reproduction target
 
 
 def _on_24(kind, label, overrides, lever, has_lever=False):
@@ -130,7 +132,8 @@ RUNS = {
                           "the device, stage 1 of 4 epochs, stage 2 of 24 (192 B payload)",
                           {"encoder_ds_blocks": 6, "epochs_stage1": 4, **S24},
                           lever="192 B: the 3x3 stride-2 conv and six depthwise-separable residual blocks on the "
-                                "device (4.0 M MACs, not 1.0 M), stage 1 of 4 epochs, on half the shipped stage 2",
+                                "device (4.0 M MACs, not 1.0 M), stage 1 of 4 epochs, on half of c12-l4-48-b05's "
+                                "stage 2",
                           has_lever=True),
     "c6-l2-blk1-ds1-bal": Run("frontier", "6 binary code channels, the c6-l2-blk1-ds1 device and the dead-channel "
                               "penalty, stage 2 of 24 epochs (48 B payload)",
@@ -144,10 +147,11 @@ RUNS = {
     "c12-l4-24-b05-blk1": Run("frontier", "12 code channels, L = 4, the device 64 wide at 8x8 with a 3x3 conv "
                               "there, stage 2 of 24 epochs (192 B payload)", {"encoder_blocks": 1, **S24},
                               lever="192 B: a 3x3 stride-2 conv to 64 channels and a 3x3 conv at 8x8 on the "
-                                    "device, on half the shipped stage 2", has_lever=True),
+                                    "device, on half of c12-l4-48-b05's stage 2", has_lever=True),
     "c12-l4-48-b05-blk1": Run("frontier", "12 code channels, L = 4, the device 64 wide at 8x8 with a 3x3 conv "
                               "there (192 B payload)", {"encoder_blocks": 1},
-                              lever="192 B: the c6-l2-blk1 device on the shipped 48-epoch stage 2", has_lever=True),
+                              lever="192 B: the c6-l2-blk1 device on the 48-epoch stage 2 of c12-l4-48-b05",
+                              has_lever=True),
     "c24-l2-48-bal": Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, stage 2 of 48 epochs "
                          "(192 B payload)", {**B10, "code_channels": 24, "levels": 2, "balance_weight": 1.0},
                          lever="192 B as 24 binary channels with the dead-channel penalty instead of 12 of 2 bits "
@@ -157,12 +161,14 @@ RUNS = {
                          {**B10, "code_channels": 24, "levels": 2, "balance_weight": 1.0, "epochs_stage2": 96},
                          lever="192 B, 24 binary channels: stage 2 of 96 epochs, not 48", versus="c24-l2-48-bal",
                          has_lever=True),
-    SHIPPED: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped)", {}),
-    "c24-l2-96-b05-bal": Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, trained on BER "
-                             "up to 5e-2, stage 2 of 96 epochs (192 B payload)",
-                             {"code_channels": 24, "levels": 2, "balance_weight": 1.0, "epochs_stage2": 96},
-                             lever="192 B, 24 binary channels on 96 epochs: training BER up to 5e-2, not 1e-1",
-                             versus="c24-l2-96-bal", has_lever=True),
+    C12: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped until stop 28)", {}),
+    SHIPPED: Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to 5e-2, "
+                 "stage 2 of 96 epochs (192 B payload; shipped)", {}, config="mcu.toml",
+                 lever="192 B, 24 binary channels on 96 epochs: training BER up to 5e-2, not 1e-1",
+                 versus="c24-l2-96-bal", has_lever=True),
+    "c24-l2-144-b05-bal": Run("frontier", "the shipped configuration with stage 2 of 144 epochs (192 B payload)",
+                              {"epochs_stage2": 144}, config="mcu.toml",
+                              lever="192 B, shipped: stage 2 of 144 epochs, not 96", versus=SHIPPED, has_lever=True),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
                            lever="191 B as 8 channels of 2 bits with Golay-protected MSBs instead of 12 plain",
@@ -212,7 +218,9 @@ RUNS = {
                             "told-BER jitter in training"),
     "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
     REPRO: Run("ablation", "the shipped configuration trained again (reproduction), on 2 CPU cores in "
-               "several legs, each continuing the last with --resume", {}),
+               "several legs, each continuing the last with --resume", {}, config="mcu.toml", versus=SHIPPED),
+    "c12-l4-48-b05-repro": Run("ablation", "c12-l4-48-b05 trained again (its reproduction), on 2 CPU cores in "
+                               "several legs, each continuing the last with --resume", {}),
     "c12-l4-48-repro": Run("ablation", "c12-l4-48 trained again (its reproduction), on 2 CPU cores, stopped at "
                            "stage-2 epoch 31 and continued with --resume", B10, versus="c12-l4-48"),
     "stage2-48": Run("ablation", "the c8-48 configuration trained again (its reproduction): 36 epochs of stage 2 "
