@@ -41,6 +41,15 @@ def exported_qemu(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def exported_c12(tmp_path_factory):
+    """The L = 4 encoder shipped until stop 28 exported for qemu-m7: (project dir, manifest)."""
+    from semanticnn.export.pipeline import export_encoder
+
+    out = tmp_path_factory.mktemp("export-c12") / "qemu-m7"
+    return out, export_encoder(C12_ENCODER, "qemu-m7", out)
+
+
+@pytest.fixture(scope="session")
 def stub_qemu_elf(tmp_path_factory):
     """The stub-model firmware (tests/firmware_helpers.py) built once for QEMU: its firmware.elf."""
     from firmware_helpers import QEMU_TARGET, build, render_project

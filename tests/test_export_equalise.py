@@ -99,8 +99,8 @@ def test_an_unbalanced_binary_code_keeps_its_symbols_in_int8(binary_export):
     assert manifest["checks"]["int8_vs_float"]["symbol_agreement"] > 0.98
 
 
-def test_the_shipped_code_needs_no_scale(exported_qemu):
-    sq = exported_qemu[1]["sq"]
+def test_the_l4_code_needs_no_scale(exported_c12):
+    sq = exported_c12[1]["sq"]
     assert sq["channel_scales"] == [1.0] * 12 and sq["prelu_positive_q7"] == [128] * 12
 
 

@@ -22,15 +22,6 @@ from semanticnn.model.checkpoint import load_encoder
 
 
 @pytest.fixture(scope="module")
-def exported_c12(tmp_path_factory):
-    """The L = 4 encoder exported for qemu-m7: (project dir, manifest)."""
-    from semanticnn.export.pipeline import export_encoder
-
-    out = tmp_path_factory.mktemp("export-c12") / "qemu-m7"
-    return out, export_encoder(C12_ENCODER, "qemu-m7", out)
-
-
-@pytest.fixture(scope="module")
 def c12():
     """The L = 4 encoder's export module, its calibration and check images, and its float SQ stage."""
     encoder = load_encoder(C12_ENCODER)
