@@ -1,10 +1,10 @@
 """Rate-accuracy frontier and ablations of the MCU-first model (``make bench-accuracy``).
 
 Every run is a config under ``configs/`` (``configs/mcu-c12.toml``, the model shipped until
-stop 28, unless its ``Run`` names another) plus a few overrides, trained on the shared base (``models/base.pt``) into
-``models/runs/<name>`` (the shipped run into ``models/``), and evaluated on the CIFAR-10
-test split over the same i.i.d. bit channel at every BER, mean ± std over the channel
-seeds of ``snn eval``:
+stop 28, unless its ``Run`` names another) plus a few overrides, trained on the shared base
+(``models/base.pt``) into ``models/runs/<name>`` (the shipped run into ``models/``), and
+evaluated on the CIFAR-10 test split over the same i.i.d. bit channel at every BER, mean
+± std over the channel seeds of ``snn eval``:
 
 * frontier: code channels 1, 2, 4, 8 at 8x8 and 3 bits a symbol, i.e. 24, 48, 96
   and 192 B of payload a frame; 6 binary channels (48 B), with context convs on the
@@ -12,7 +12,7 @@ seeds of ``snn eval``:
   8 channels of 2 bits with each symbol's MSB protected by Golay(24, 12) (191 B);
   24 binary channels on a 96-epoch stage 2, trained on BER up to 5e-2 (``configs/mcu.toml``), is the
   shipped model in ``models/``;
-* ablations, each one switch of the shipped configuration off: Gray -> natural
+* ablations, each one switch of ``configs/mcu-c12.toml`` off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
   levers of issue 9 (distillation, the deeper device encoder, the longer stage 2, the
   told-BER jitter, packet erasures in training).
