@@ -217,8 +217,9 @@ RUNS = {
     "no-ber-jitter": _on_24("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
                             "told-BER jitter in training"),
     "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
-    REPRO: Run("ablation", "the shipped configuration trained again (reproduction), on 2 CPU cores in "
-               "several legs, each continuing the last with --resume", {}, config="mcu.toml", versus=SHIPPED),
+    REPRO: Run("ablation", "the shipped configuration trained again (reproduction): stage 1 and stage-2 "
+               "epochs 1 to 38 on one H200, the rest on 2 CPU cores with --resume", {}, config="mcu.toml",
+               versus=SHIPPED),
     "c12-l4-48-b05-repro": Run("ablation", "c12-l4-48-b05 trained again (its reproduction), on 2 CPU cores in "
                                "several legs, each continuing the last with --resume", {}),
     "c12-l4-48-repro": Run("ablation", "c12-l4-48 trained again (its reproduction), on 2 CPU cores, stopped at "
