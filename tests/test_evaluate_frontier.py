@@ -130,8 +130,8 @@ def test_markdown_and_png_hold_every_run_with_mean_and_std():
     for name in RUNS:
         assert f"`{name}`" in md
     assert "| raw uint8 | 16384 | 4.0x | 81.0 ± 0.0 | 80.0 ± 0.0 | 75.0 ± 0.0 | 50.0 ± 0.0 | 30.0 ± 0.0 |" in md
-    assert ("| `c24-l2-96-b05-bal`: 24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to "
-            "5e-2, stage 2 of 96 epochs (192 B payload; shipped) | 192 | 227 (5 pkt) | 341.3x | 23 of 24 | "
+    assert ("| `c24-l2-144-b05-bal`: 24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to "
+            "5e-2, stage 2 of 144 epochs (192 B payload; shipped) | 192 | 227 (5 pkt) | 341.3x | 23 of 24 | "
             "80.0 ± 0.0 | 80.0 ± 0.1 | 79.0 ± 0.2 | 76.0 ± 0.4 | 70.0 ± 1.0 |") in md
     assert ("| `c1`: 1 code channel (stale: kd_weight: trained 0.0, now 0.5) | 24 | 31 (1 pkt) | 2730.7x | "
             "1 of 1 |") in md

@@ -76,7 +76,7 @@ def test_shipped_configs_are_valid(name):
 def test_mcu_config_is_the_192_byte_model():
     config = make_config(CONFIGS / "mcu.toml")
     assert (config.backbone, config.code_channels, config.levels, config.train_tail) == ("resnet8", 24, 2, True)
-    assert (config.balance_weight, config.epochs_stage2, config.ber_max) == (1.0, 96, 0.05)
+    assert (config.balance_weight, config.epochs_stage2, config.ber_max) == (1.0, 144, 0.05)
     assert config.code_channels * 8 * 8 * 1 // 8 == 192
 
 

@@ -10,7 +10,7 @@
 
 #define SNN_TARGET_NAME        "stm32f7"
 
-#define SNN_OUTPUT_ZERO_POINT  (44)
+#define SNN_OUTPUT_ZERO_POINT  (13)
 #define SNN_OUTPUT_CHANNELS    24u
 #define SNN_N_SYMBOLS          1536u
 #define SNN_LEVELS             2u
@@ -22,7 +22,7 @@
 #define SNN_MTU                51u
 #define SNN_PAYLOAD_BYTES      192u
 #define SNN_MAX_PACKETS        5u
-#define SNN_MODEL_CRC          0x9F849051u
+#define SNN_MODEL_CRC          0x148E2CD0u
 
 #if SNN_SQ_STAGE
 /* PReLU positive-side multipliers P_c (q7), one per output channel. */
@@ -35,15 +35,15 @@ static const int32_t snn_prelu_p_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused))
     128,
     128,
     128,
+    141,
     128,
     128,
     128,
-    128,
-    564,
-    128,
+    446,
     128,
     128,
-    1191,
+    128,
+    903,
     128,
     128,
     128,
@@ -55,35 +55,35 @@ static const int32_t snn_prelu_p_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused))
 
 /* PReLU slopes A_c (q7), one per output channel. */
 static const int32_t snn_prelu_a_q7[SNN_OUTPUT_CHANNELS] __attribute__((unused)) = {
+    6,
+    6,
+    7,
+    7,
+    11,
+    6,
     7,
     5,
-    7,
-    7,
-    8,
     5,
     6,
     5,
     5,
-    5,
-    5,
-    4,
-    2,
+    3,
     7,
     7,
     7,
     3,
-    4,
     5,
-    5,
-    8,
-    10,
     5,
     6,
+    8,
+    12,
+    6,
+    7,
 };
 
 /* Decision boundaries B_j (q12) between neighbouring centres. */
 static const int32_t snn_bounds_q12[SNN_LEVELS - 1u] __attribute__((unused)) = {
-    -36,
+    -31,
 };
 
 _Static_assert(sizeof snn_prelu_a_q7 / sizeof snn_prelu_a_q7[0] == 24u,

@@ -10,7 +10,7 @@ evaluated on the CIFAR-10 test split over the same i.i.d. bit channel at every B
   and 192 B of payload a frame; 6 binary channels (48 B), with context convs on the
   device or a wider edge decoder; 12 channels of 2 bits and 24 binary channels (192 B);
   8 channels of 2 bits with each symbol's MSB protected by Golay(24, 12) (191 B);
-  24 binary channels on a 96-epoch stage 2, trained on BER up to 5e-2 (``configs/mcu.toml``), is the
+  24 binary channels on a 144-epoch stage 2, trained on BER up to 5e-2 (``configs/mcu.toml``), is the
   shipped model in ``models/``;
 * ablations, each one switch of ``configs/mcu-c12.toml`` off: Gray -> natural
   mapping, the XAI term, stage 1, tail fine-tuning (the paper's frozen tail), and the
@@ -46,7 +46,8 @@ __all__ = ["Run", "RUNS", "SHIPPED", "REPRO", "BERS", "PACKET_LOSS", "ROBUSTNESS
 
 ROOT = Path(__file__).resolve().parents[3]
 BERS = (0.0, 1e-3, 1e-2, 5e-2, 1e-1)
-SHIPPED = "c24-l2-96-b05-bal"   # configs/mcu.toml, in models/
+SHIPPED = "c24-l2-144-b05-bal"  # configs/mcu.toml, in models/
+S96 = "c24-l2-96-b05-bal"       # the model shipped in stops 29 to 32: the shipped config on a 96-epoch stage 2
 C12 = "c12-l4-48-b05"           # the model shipped until stop 28 (configs/mcu-c12.toml): most runs change it
 PACKET_LOSS = 0.1  # fraction of packets lost in every run's packet-loss row
 ROBUSTNESS = ("split-est-half", "split-est-double", "split-est-unknown", "split-lost")
@@ -72,7 +73,7 @@ S24 = {"epochs_stage2": 24}  # the schedule of the leave-one-out runs, the shipp
 C8 = {"code_channels": 8, "levels": 8}  # the code shipped until stop 13 (8 channels of 3 bits), the runs' base
 B10 = {"ber_max": 0.1}  # the training BER range of every run before stop 15 (the shipped one trains up to 5e-2)
 REFERENCE = "stage2-24"     # the 24-epoch run that the leave-one-out runs are measured against
-REPRO = "c24-l2-96-b05-bal-repro"   # the shipped configuration trained again: the reproduction target
+REPRO = "c24-l2-144-b05-bal-repro"  # the shipped configuration trained again: the reproduction target
 
 
 def _on_24(kind, label, overrides, lever, has_lever=False):
@@ -162,13 +163,13 @@ RUNS = {
                          lever="192 B, 24 binary channels: stage 2 of 96 epochs, not 48", versus="c24-l2-48-bal",
                          has_lever=True),
     C12: Run("frontier", "12 code channels, L = 4, trained on BER up to 5e-2 (shipped until stop 28)", {}),
+    S96: Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to 5e-2, "
+             "stage 2 of 96 epochs (192 B payload; shipped in stops 29 to 32)", {"epochs_stage2": 96},
+             config="mcu.toml", lever="192 B, 24 binary channels on 96 epochs: training BER up to 5e-2, not 1e-1",
+             versus="c24-l2-96-bal", has_lever=True),
     SHIPPED: Run("frontier", "24 binary code channels, L = 2, the dead-channel penalty, trained on BER up to 5e-2, "
-                 "stage 2 of 96 epochs (192 B payload; shipped)", {}, config="mcu.toml",
-                 lever="192 B, 24 binary channels on 96 epochs: training BER up to 5e-2, not 1e-1",
-                 versus="c24-l2-96-bal", has_lever=True),
-    "c24-l2-144-b05-bal": Run("frontier", "the shipped configuration with stage 2 of 144 epochs (192 B payload)",
-                              {"epochs_stage2": 144}, config="mcu.toml",
-                              lever="192 B, shipped: stage 2 of 144 epochs, not 96", versus=SHIPPED, has_lever=True),
+                 "stage 2 of 144 epochs (192 B payload; shipped)", {}, config="mcu.toml",
+                 lever="192 B, 24 binary channels: stage 2 of 144 epochs, not 96", versus=S96, has_lever=True),
     "c8-l4-golay-msb": Run("frontier", "8 code channels, L = 4, each symbol's MSB protected by Golay(24, 12) "
                            "(191 B payload)", {"code_channels": 8, "payload_code": "golay-msb"},
                            lever="191 B as 8 channels of 2 bits with Golay-protected MSBs instead of 12 plain",
@@ -217,9 +218,11 @@ RUNS = {
     "no-ber-jitter": _on_24("ablation", "decoder told the exact BER in training", {"ber_jitter": 0.0},
                             "told-BER jitter in training"),
     "no-erasures": _on_24("ablation", "no packets lost in training", {"erasure_max": 0.0}, "erasures in training"),
-    REPRO: Run("ablation", "the shipped configuration trained again (reproduction): stage 1 and stage-2 "
-               "epochs 1 to 38 on one H200, the rest on 2 CPU cores with --resume", {}, config="mcu.toml",
-               versus=SHIPPED),
+    REPRO: Run("ablation", "the shipped configuration trained again (reproduction), on 2 CPU cores in several legs, "
+               "each continuing the last with --resume", {}, config="mcu.toml", versus=SHIPPED),
+    f"{S96}-repro": Run("ablation", f"{S96} trained again (its reproduction): stage 1 and stage-2 epochs 1 to 38 on "
+                        "one H200, the rest on 2 CPU cores with --resume", {"epochs_stage2": 96}, config="mcu.toml",
+                        versus=S96),
     "c12-l4-48-b05-repro": Run("ablation", "c12-l4-48-b05 trained again (its reproduction), on 2 CPU cores in "
                                "several legs, each continuing the last with --resume", {}),
     "c12-l4-48-repro": Run("ablation", "c12-l4-48 trained again (its reproduction), on 2 CPU cores, stopped at "
